@@ -1,0 +1,130 @@
+"""Pagedesk: a self-hosted helpdesk for Facebook Pages."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_login import current_user
+from sqlalchemy import event
+
+from webapp import config as settings
+from webapp.extensions import csrf, db, htmx, login_manager, migrate
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: https:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """Create and configure the app: settings, extensions, blueprints, commands."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    configure(app, test_config)
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _tune_sqlite)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+    register_blueprints(app)
+    register_hooks(app)
+
+    from webapp import cli
+
+    cli.init_app(app)
+    return app
+
+
+def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Defaults, then ``instance/config.py``, then the environment, then the tests'."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(settings.from_environment(os.environ))
+    if test_config is not None:
+        app.config.update(test_config)
+
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = settings.persistent_secret_key(app.instance_path)
+    app.config["FACEBOOK_SANDBOX"] = bool(
+        app.config["FACEBOOK_SANDBOX"] or not app.config["FACEBOOK_APP_ID"]
+    )
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        settings.database_uri(app.config["DATABASE_URL"], app.instance_path),
+    )
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["BASE_URL"].startswith("https://"),
+        # The CSRF token lives as long as the sign-in: agents keep the inbox open all day.
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers work while one writer commits; the busy timeout makes a
+    # second writer wait its turn instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every feature's blueprint."""
+    from webapp.blueprints import auth, channels, errors, inbox, team
+
+    for module in (auth, channels, errors, inbox, team):
+        app.register_blueprint(module.bp)
+
+
+def register_hooks(app: Flask) -> None:
+    """The sign-in gate and the security headers every response carries."""
+    from webapp.helpdesk import accounts
+    from webapp.web import login_page_response
+
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str) -> Any:
+        return accounts.user_for_session(db.session, token)
+
+    login_manager.unauthorized_handler(login_page_response)
+
+    @app.before_request
+    def require_sign_in() -> Response | None:
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None or request.endpoint == "static" or getattr(view, "is_public", False):
+            return None
+        if current_user.is_authenticated:
+            return None
+        return login_page_response()
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.vary.add("HX-Request")
+        return response

@@ -1,0 +1,5 @@
+"""auth blueprint."""
+
+from webapp.blueprints.auth.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""channels blueprint."""
+
+from webapp.blueprints.channels.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""inbox blueprint."""
+
+from webapp.blueprints.inbox.routes import bp
+
+__all__ = ["bp"]

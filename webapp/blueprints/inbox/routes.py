@@ -1,0 +1,20 @@
+"""The agents' inbox."""
+
+from flask import Blueprint, redirect, url_for
+from werkzeug.wrappers import Response
+
+from webapp.web import render
+
+bp = Blueprint("inbox", __name__)
+
+
+@bp.route("/")
+def home() -> Response:
+    """The inbox is home."""
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/inbox")
+def index() -> Response:
+    """Tickets and chats waiting for the team."""
+    return render("inbox/index.html")

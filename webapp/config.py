@@ -1,0 +1,82 @@
+"""Settings: defaults, then ``instance/config.py``, then the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Every setting an operator may give, with its default. The README documents each one.
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": "",
+    "DATABASE_URL": "",  # empty: SQLite in instance/pagedesk.db
+    "BASE_URL": "http://127.0.0.1:5000",
+    "FACEBOOK_APP_ID": "",
+    "FACEBOOK_APP_SECRET": "",
+    "FACEBOOK_VERIFY_TOKEN": "",
+    "FACEBOOK_GRAPH_URL": "https://graph.facebook.com",
+    "FACEBOOK_DIALOG_URL": "https://www.facebook.com",
+    "FACEBOOK_API_VERSION": "v25.0",
+    "FACEBOOK_SANDBOX": False,
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_DEFAULT_SENDER": "Pagedesk <pagedesk@localhost>",
+    "TOKEN_REMINDER_DAYS": (14, 7, 1),
+    "SCHEDULER": "embedded",
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def coerce(default: Any, raw: str) -> Any:
+    """Turn an environment string into the type of the setting's default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in _TRUE
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, tuple):
+        return tuple(int(part) for part in raw.split(",") if part.strip())
+    return raw
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings the environment overrides, typed like their defaults."""
+    return {
+        key: coerce(default, environ[key]) for key, default in DEFAULTS.items() if key in environ
+    }
+
+
+def database_uri(url: str, instance_path: str) -> str:
+    """The SQLAlchemy URI for ``DATABASE_URL``; PostgreSQL goes through psycopg 3."""
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'pagedesk.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def persistent_secret_key(instance_path: str) -> str:
+    """Read ``instance/secret_key``, creating it on first start.
+
+    ``O_EXCL`` makes the first of several starting workers the only writer; the
+    others read what it wrote.
+    """
+    path = Path(instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        key = secrets.token_urlsafe(48)
+        file.write(key)
+    return key
