@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -17,9 +18,7 @@ from webapp.models import Role, User
 DEMO_EMAIL = "admin@example.com"
 
 
-@click.group("users")
-def users_group() -> None:
-    """Manage the people who can sign in."""
+users_group = AppGroup("users", help="Manage the people who can sign in.")
 
 
 @users_group.command("create")

@@ -72,13 +72,14 @@ def check_password_strength(password: str, *, email: str = "") -> None:
         raise WeakPasswordError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if len(set(password)) < 4:
         raise WeakPasswordError("The password repeats too few characters; pick something longer.")
-    if email and normalize_email(email).split("@")[0] in password.lower():
+    name = normalize_email(email).split("@")[0]
+    if len(name) >= 4 and name in password.lower():
         raise WeakPasswordError("The password must not contain the email address.")
 
 
 def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
     query = select(func.count(LoginAttempt.id)).where(
-        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at >= since
+        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > since
     )
     return session.scalar(query) or 0
 

@@ -2,12 +2,13 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from webapp.helpdesk.accounts import MIN_PASSWORD_LENGTH
 from webapp.models import Role
 
-ROLE_CHOICES = [(Role.AGENT.value, "Agent"), (Role.ADMIN.value, "Admin")]
+ROLE_CHOICES = [SelectChoice(Role.AGENT.value, "Agent"), SelectChoice(Role.ADMIN.value, "Admin")]
 
 
 class MemberForm(FlaskForm):
