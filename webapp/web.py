@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -46,25 +46,39 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-def fragment(template: str, *blocks: str, **context: Any) -> str:
-    """The named blocks of a template, plus the flash messages as an out-of-band swap."""
+def fragment(template: str, *blocks: str, oob: Sequence[str] = (), **context: Any) -> str:
+    """The named blocks of a template, then its out-of-band blocks and the flash messages.
+
+    Out-of-band pieces travel inside ``<template>``: a response that starts with
+    a table row is parsed in table context, where a bare ``<form>`` or ``<div>``
+    would be torn apart.
+    """
     html = render_blocks(template, list(blocks), **context) if blocks else ""
-    return html + render_block("base.html", "flashes")
+    extras = [render_block(template, name, **context) for name in oob]
+    extras.append(render_block("base.html", "flashes"))
+    return html + "".join(f"<template>{extra}</template>" for extra in extras)
 
 
-def render(template: str, *blocks: str, status: int = 200, **context: Any) -> Response:
+def render(
+    template: str, *blocks: str, oob: Sequence[str] = (), status: int = 200, **context: Any
+) -> Response:
     """The whole page, or for an HTMX request only the named blocks of the same template.
 
     Fragments carry the flash messages along, so feedback shows up the same way
     with or without JavaScript.
     """
-    if request.htmx and blocks:
-        return make_response(fragment(template, *blocks, **context), status)
+    if request.htmx and (blocks or oob):
+        return make_response(fragment(template, *blocks, oob=oob, **context), status)
     return make_response(render_template(template, **context), status)
 
 
 def render_change(
-    template: str, *blocks: str, redirect_to: str, status: int = 200, **context: Any
+    template: str,
+    *blocks: str,
+    redirect_to: str,
+    oob: Sequence[str] = (),
+    status: int = 200,
+    **context: Any,
 ) -> Response:
     """After a change: the changed blocks for HTMX, else back to the page (post/redirect/get).
 
@@ -72,5 +86,5 @@ def render_change(
     swapped with nothing, which is how a deleted row disappears.
     """
     if request.htmx:
-        return make_response(fragment(template, *blocks, **context), status)
+        return make_response(fragment(template, *blocks, oob=oob, **context), status)
     return redirect(redirect_to)

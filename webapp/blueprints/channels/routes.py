@@ -19,7 +19,7 @@ bp.before_request(require_admin)
 def channels_page(form: ChatChannelForm, *, status: int = 200) -> Response:
     return render(
         "channels/index.html",
-        "new_chat_form",
+        oob=["new_chat_form"],
         pages=channels.list_page_channels(db.session),
         chats=chats.list_chat_channels(db.session),
         form=form,
@@ -63,7 +63,7 @@ def create_chat() -> Response:
             return render_change(
                 "channels/index.html",
                 "chat_row",
-                "new_chat_form",
+                oob=["new_chat_form"],
                 redirect_to=url_for("channels.index"),
                 chat=chat,
                 form=ChatChannelForm(formdata=None),

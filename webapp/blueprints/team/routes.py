@@ -21,7 +21,9 @@ bp.before_request(require_admin)
 
 def team_page(form: MemberForm, *, status: int = 200) -> Response:
     members = accounts.list_users(db.session)
-    return render("team/index.html", "new_member_form", members=members, form=form, status=status)
+    return render(
+        "team/index.html", oob=["new_member_form"], members=members, form=form, status=status
+    )
 
 
 def changed_row(user: User, *, status: int = 200) -> Response:
@@ -60,7 +62,7 @@ def create() -> Response:
             return render_change(
                 "team/index.html",
                 "member_row",
-                "new_member_form",
+                oob=["new_member_form"],
                 redirect_to=url_for("team.index"),
                 member=user,
                 form=MemberForm(formdata=None),
