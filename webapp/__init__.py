@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_login import current_user
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config as settings
 from webapp.extensions import csrf, db, htmx, login_manager, migrate
@@ -33,6 +34,11 @@ def create_app(
     """Create and configure the app: settings, extensions, blueprints, commands."""
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     configure(app, test_config)
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # Behind nginx or a load balancer every request comes from the proxy:
+        # take the client's address from X-Forwarded-For, or throttling would
+        # count every person's failed sign-ins as one address's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     with app.app_context():

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    "TRUSTED_PROXIES": 0,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -175,3 +175,20 @@ def test_a_password_reset_ends_the_persons_sessions(
     fresh = WebClient(app.test_client())
     assert fresh.login(agent).status_code == 401
     assert fresh.login(agent, password="a brand new secret").status_code == 302
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_alone(
+    app_factory: Callable[..., Flask],
+) -> None:
+    app = app_factory(TRUSTED_PROXIES=1, LOGIN_MAX_FAILURES_PER_ADDRESS=2)
+    web = WebClient(app.test_client())
+
+    def attempt(address: str) -> int:
+        forwarded = {"X-Forwarded-For": address}
+        return web.post(
+            "/login", {"email": "x@example.com", "password": "x"}, headers=forwarded
+        ).status_code
+
+    assert attempt("203.0.113.7") == attempt("203.0.113.7") == 401
+    assert attempt("203.0.113.7") == 429
+    assert attempt("198.51.100.1") == 401  # another client behind the same proxy

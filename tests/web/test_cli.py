@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from tests.helpers import Credentials, WebClient
@@ -73,3 +74,15 @@ def test_the_models_match_the_migrations(app: Flask) -> None:
     """A model change without its migration fails here (``flask db check``)."""
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app: Flask) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's own settings")
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
