@@ -72,6 +72,8 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     app.config["FACEBOOK_SANDBOX"] = bool(
         app.config["FACEBOOK_SANDBOX"] or not app.config["FACEBOOK_APP_ID"]
     )
+    if app.config["FACEBOOK_SANDBOX"]:
+        settings.sandbox_defaults(app.config)
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",
         settings.database_uri(app.config["DATABASE_URL"], app.instance_path),
@@ -96,11 +98,15 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount every feature's blueprint."""
+    """Mount every feature's blueprint; the built-in Facebook only in sandbox mode."""
     from webapp.blueprints import auth, channels, errors, inbox, team
 
     for module in (auth, channels, errors, inbox, team):
         app.register_blueprint(module.bp)
+    if app.config["FACEBOOK_SANDBOX"]:
+        from webapp.blueprints import sandbox
+
+        sandbox.init_app(app)
 
 
 def register_hooks(app: Flask) -> None:

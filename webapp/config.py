@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -54,6 +55,35 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return {
         key: coerce(default, environ[key]) for key, default in DEFAULTS.items() if key in environ
     }
+
+
+SANDBOX_APP_ID = "900000000000001"
+
+
+def sandbox_defaults(config: dict[str, Any]) -> None:
+    """Working Facebook settings for the built-in sandbox.
+
+    The secret and verify token derive from ``SECRET_KEY``: nothing guessable
+    even in a demo, and stable across restarts.
+    """
+    config["FACEBOOK_APP_ID"] = config["FACEBOOK_APP_ID"] or SANDBOX_APP_ID
+    for name, purpose in (
+        ("FACEBOOK_APP_SECRET", b"facebook-sandbox-app-secret"),
+        ("FACEBOOK_VERIFY_TOKEN", b"facebook-sandbox-verify-token"),
+    ):
+        if not config[name]:
+            config[name] = hmac.new(config["SECRET_KEY"].encode(), purpose, "sha256").hexdigest()
+
+
+def facebook_urls(config: Mapping[str, Any]) -> tuple[str, str]:
+    """The Graph API and Login dialog base URLs; the sandbox's own under ``BASE_URL``.
+
+    Read at call time: tests move ``BASE_URL`` to the port their server got.
+    """
+    if config["FACEBOOK_SANDBOX"]:
+        base = config["BASE_URL"].rstrip("/") + "/sandbox/facebook"
+        return f"{base}/graph", f"{base}/www"
+    return config["FACEBOOK_GRAPH_URL"], config["FACEBOOK_DIALOG_URL"]
 
 
 def database_uri(url: str, instance_path: str) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -104,6 +104,15 @@ class Channel(db.Model):
         _enum(ChannelStatus), default=ChannelStatus.ACTIVE
     )
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    # Both tokens are Fernet ciphertext (see helpdesk/vault.py), never plain.
+    page_token_sealed: Mapped[str | None] = mapped_column(Text)
+    user_token_sealed: Mapped[str | None] = mapped_column(Text)
+    facebook_user_id: Mapped[str | None] = mapped_column(String(32))
+    facebook_user_name: Mapped[str | None] = mapped_column(String(200))
+    # None: never. The key lapses at the earlier of the two (see key_expires_at).
+    expires_at: Mapped[datetime | None]
+    data_access_expires_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
     connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # None routes to tickets, the default the help article promises.
     messenger_chat_id: Mapped[int | None] = mapped_column(ForeignKey("chat_channels.id"))
@@ -113,3 +122,24 @@ class Channel(db.Model):
     connected_by: Mapped[User | None] = relationship()
     messenger_chat: Mapped[ChatChannel | None] = relationship(foreign_keys=[messenger_chat_id])
     comments_chat: Mapped[ChatChannel | None] = relationship(foreign_keys=[comments_chat_id])
+
+    @property
+    def key_expires_at(self) -> datetime | None:
+        """When the access key lapses: the earlier of a set ``expires_at`` and data access."""
+        dates = [d for d in (self.expires_at, self.data_access_expires_at) if d is not None]
+        return min(dates, default=None)
+
+
+class PendingConnection(db.Model):
+    """Between Facebook Login and the admin's choice of pages: kept 15 minutes, sealed."""
+
+    __tablename__ = "pending_connections"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    facebook_user_id: Mapped[str] = mapped_column(String(32))
+    facebook_user_name: Mapped[str] = mapped_column(String(200))
+    user_token_sealed: Mapped[str] = mapped_column(Text)
+    pages_sealed: Mapped[str] = mapped_column(Text)  # the /me/accounts list, page tokens included
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,17 @@
     showError(text);
   });
 
+  // A long form (connecting several pages) says what it is doing while it works.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.dataset || !form.dataset.progress) return;
+    var progress = form.querySelector(".progress");
+    if (progress) progress.textContent = form.dataset.progress;
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = true;
+    });
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showError("Pagedesk can't be reached. Check your connection, then try again.");
   });

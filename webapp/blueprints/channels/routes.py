@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, url_for
+from flask import Blueprint, current_app, flash, url_for
 from werkzeug.wrappers import Response
 
 from webapp.blueprints.channels.forms import ChatChannelForm
@@ -16,11 +16,20 @@ bp = Blueprint("channels", __name__, url_prefix="/channels")
 bp.before_request(require_admin)
 
 
+def warn_days() -> int:
+    """Pages whose key lapses within the first reminder threshold show as expiring."""
+    return max(current_app.config["TOKEN_REMINDER_DAYS"], default=14)
+
+
 def channels_page(form: ChatChannelForm, *, status: int = 200) -> Response:
+    views = [
+        channels.describe(page, warn_days=warn_days())
+        for page in channels.list_page_channels(db.session)
+    ]
     return render(
         "channels/index.html",
         oob=["new_chat_form"],
-        pages=channels.list_page_channels(db.session),
+        pages=views,
         chats=chats.list_chat_channels(db.session),
         form=form,
         status=status,

@@ -1,0 +1,165 @@
+"""Connecting Facebook pages: login, choosing pages, settings, disconnecting."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from webapp.blueprints.channels.forms import RoutingForm
+from webapp.blueprints.channels.routes import bp, warn_days
+from webapp.extensions import db
+from webapp.helpdesk import channels, chats, connect
+from webapp.helpdesk.errors import DomainError
+from webapp.helpdesk.kit import FacebookKit
+from webapp.integrations import facebook_kit
+from webapp.web import render, render_change
+
+STATE_KEY = "facebook_login_state"
+
+
+@contextmanager
+def kit() -> Iterator[FacebookKit]:
+    facebook = facebook_kit(current_app)
+    try:
+        yield facebook
+    finally:
+        facebook.close()
+
+
+@bp.get("/facebook")
+def facebook_intro() -> Response:
+    """What connecting a page takes, before anything happens."""
+    return render("channels/facebook.html")
+
+
+@bp.get("/facebook/connect")
+def facebook_connect() -> Response:
+    """Send the admin to Facebook Login, remembering a one-time ``state``."""
+    state = secrets.token_urlsafe(32)
+    session[STATE_KEY] = state
+    with kit() as facebook:
+        return redirect(facebook.login.authorization_url(state))
+
+
+@bp.get("/facebook/callback")
+def facebook_callback() -> Response:
+    """Facebook sends the admin back here with a code, or with why not."""
+    expected = session.pop(STATE_KEY, None)
+    state = request.args.get("state", "")
+    if not expected or not secrets.compare_digest(state, expected):
+        flash(
+            "That Facebook login didn't start here, or was already used."
+            " Nothing was connected: start again with “Continue with Facebook”.",
+            "error",
+        )
+        return render("channels/facebook.html", status=400)
+    if request.args.get("error"):
+        flash("You cancelled on Facebook, so no page was connected.", "info")
+        return redirect(url_for("channels.facebook_intro"))
+    try:
+        with kit() as facebook:
+            pending = connect.complete_login(
+                db.session, kit=facebook, code=request.args.get("code", ""),
+                admin_id=current_user.id,
+            )  # fmt: skip
+    except DomainError as error:
+        flash(str(error), "error")
+        return redirect(url_for("channels.facebook_intro"))
+    return redirect(url_for("channels.facebook_pages", pending_id=pending.id))
+
+
+def selection(pending_id: str, *blocks: str, status: int = 200) -> Response:
+    pending = connect.get_pending(db.session, pending_id=pending_id, admin_id=current_user.id)
+    with kit() as facebook:
+        choices = connect.page_choices(db.session, pending=pending, vault=facebook.vault)
+    picked = set(request.form.getlist("page_id"))
+    return render(
+        "channels/facebook_pages.html", *blocks, status=status, pending=pending,
+        choices=choices, picked=[c for c in choices if c.eligible and c.id in picked],
+    )  # fmt: skip
+
+
+@bp.get("/facebook/pages/<pending_id>")
+def facebook_pages(pending_id: str) -> Response:
+    """Tick the pages to connect; ineligible ones say why they can't be."""
+    try:
+        return selection(pending_id)
+    except connect.PendingExpiredError as error:
+        flash(str(error), "error")
+        return redirect(url_for("channels.facebook_intro"))
+
+
+@bp.post("/facebook/pages/<pending_id>/preview")
+def facebook_preview(pending_id: str) -> Response:
+    """The confirm panel for the pages ticked so far (HTMX, on every tick)."""
+    return selection(pending_id, "confirm_panel")
+
+
+@bp.post("/facebook/pages/<pending_id>")
+def facebook_confirm(pending_id: str) -> Response:
+    """Connect the ticked pages and say, page by page, how it went."""
+    page_ids = request.form.getlist("page_id")
+    if not page_ids:
+        flash("Tick at least one page to connect.", "error")
+        return redirect(url_for("channels.facebook_pages", pending_id=pending_id))
+    try:
+        with kit() as facebook:
+            outcomes = connect.connect_pages(
+                db.session, kit=facebook, pending_id=pending_id, admin_id=current_user.id,
+                page_ids=page_ids,
+            )  # fmt: skip
+    except connect.PendingExpiredError as error:
+        flash(str(error), "error")
+        return redirect(url_for("channels.facebook_intro"))
+    done = [o.name for o in outcomes if o.connected]
+    if done:
+        flash(f"Connected: {', '.join(done)}.", "success")
+    failed = [o for o in outcomes if not o.connected]
+    if not failed:
+        return redirect(url_for("channels.index"))
+    return render("channels/facebook_result.html", outcomes=outcomes, status=200 if done else 422)
+
+
+@bp.route("/<int:channel_id>/settings", methods=["GET", "POST"])
+def settings(channel_id: int) -> Response:
+    """Where a page's Messenger messages and comments go: tickets or a chat channel."""
+    channel = connect.get_channel(db.session, channel_id)
+    form = RoutingForm(obj=channel)
+    choices = [SelectChoice("", "Tickets")] + [
+        SelectChoice(str(chat.id), chat.name) for chat in chats.list_chat_channels(db.session)
+    ]
+    form.messenger_chat_id.choices = form.comments_chat_id.choices = choices
+    if form.validate_on_submit():
+        try:
+            channels.update_routing(
+                db.session, channel=channel,
+                messenger_chat_id=form.messenger_chat_id.data or None,
+                comments_chat_id=form.comments_chat_id.data or None,
+            )  # fmt: skip
+        except DomainError as error:
+            flash(str(error), "error")
+        else:
+            flash(f"Saved where “{channel.name}” sends its conversations.", "success")
+            return redirect(url_for("channels.index"))
+    return render("channels/settings.html", channel=channel, form=form)
+
+
+@bp.post("/<int:channel_id>/disconnect")
+def disconnect(channel_id: int) -> Response:
+    """Stop a page's webhooks and forget its keys; its conversations stay."""
+    with kit() as facebook:
+        note = connect.disconnect_channel(db.session, kit=facebook, channel_id=channel_id)
+    channel = connect.get_channel(db.session, channel_id)
+    flash(f"“{channel.name}” is disconnected. Its conversations are kept.", "success")
+    if note:
+        flash(note, "info")
+    view = channels.describe(channel, warn_days=warn_days())
+    return render_change(
+        "channels/index.html", "page_row", redirect_to=url_for("channels.index"), view=view
+    )

@@ -1,0 +1,22 @@
+"""The built-in Facebook: Graph API, Login dialog and knobs, on when no real app is set."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from webapp.blueprints.sandbox.routes import bp
+from webapp.blueprints.sandbox.world import SandboxWorld
+
+
+def init_app(app: Flask) -> None:
+    """Create the sandbox's world for this app and mount its routes."""
+    app.extensions["facebook_sandbox"] = SandboxWorld(
+        Path(app.instance_path) / "facebook-sandbox.json",
+        app_id=app.config["FACEBOOK_APP_ID"],
+        app_secret=app.config["FACEBOOK_APP_SECRET"],
+        app_name="Pagedesk",
+    )
+    app.register_blueprint(bp)
+
+
+__all__ = ["bp", "init_app"]

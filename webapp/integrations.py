@@ -1,0 +1,34 @@
+"""Facebook clients built from the settings, for blueprints and jobs alike."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp.config import facebook_urls
+from webapp.facebook.graph import GraphClient
+from webapp.facebook.login import FacebookLogin
+from webapp.helpdesk.kit import FacebookKit
+from webapp.helpdesk.vault import Vault
+
+CALLBACK_PATH = "/channels/facebook/callback"
+
+
+def facebook_kit(app: Flask) -> FacebookKit:
+    """Clients for the real Facebook, or for the built-in sandbox over HTTP."""
+    config = app.config
+    graph_url, dialog_url = facebook_urls(config)
+    common = {
+        "graph_url": graph_url,
+        "version": config["FACEBOOK_API_VERSION"],
+        "app_id": config["FACEBOOK_APP_ID"],
+        "app_secret": config["FACEBOOK_APP_SECRET"],
+    }
+    return FacebookKit(
+        graph=GraphClient(**common),
+        login=FacebookLogin(
+            dialog_url=dialog_url,
+            redirect_uri=config["BASE_URL"].rstrip("/") + CALLBACK_PATH,
+            **common,
+        ),
+        vault=Vault(config["SECRET_KEY"]),
+    )
