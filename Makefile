@@ -23,7 +23,7 @@ run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi users create-demo
 	@echo "Pagedesk is starting on http://$(HOST):$(PORT) (Ctrl+C stops it)"
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --worker-class gthread --workers 1 --threads 8 \
-		--access-logfile - wsgi:app
+		--access-logfile - --access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' wsgi:app
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.databases import PostgresDatabases, SqliteDatabases
 from tests.helpers import Credentials, WebClient, make_user
@@ -140,10 +140,18 @@ def agent_web(app: Flask, agent: Credentials) -> WebClient:
     return client
 
 
+class PathOnlyLog(WSGIRequestHandler):
+    """Log request paths without query strings (codes and tokens travel there), as
+    ``make run``'s access log does."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s %s', self.command, self.path.split("?")[0], code, size)
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served on a free loopback port by a threaded server."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=PathOnlyLog)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

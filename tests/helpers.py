@@ -17,7 +17,7 @@ from webapp.helpdesk import accounts
 from webapp.models import Role
 
 PASSWORD = "correct horse battery"
-FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+FORM_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 HX_HEADERS = re.compile(r"hx-headers='([^']+)'")
 
 

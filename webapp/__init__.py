@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,10 @@ def create_app(
     """Create and configure the app: settings, extensions, blueprints, commands."""
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     configure(app, test_config)
+    # httpx logs each request's full URL at INFO, and /debug_token's URL holds
+    # the token under inspection: Pagedesk never logs a token.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     if proxies := app.config["TRUSTED_PROXIES"]:
         # Behind nginx or a load balancer every request comes from the proxy:
         # take the client's address from X-Forwarded-For, or throttling would
