@@ -413,6 +413,11 @@ class SandboxWorld:
         with self.state() as world:
             world["clock_offset"] += seconds
 
+    def state_tokens(self) -> list[str]:
+        """Every token ever issued (tests look for them where they must not be)."""
+        with self.state() as world:
+            return list(world["tokens"])
+
     def snapshot(self) -> dict[str, Any]:
         """Users and pages, for the sandbox's admin page and tests."""
         with self.state() as world:
