@@ -78,7 +78,7 @@ def test_connecting_a_page(app: Flask, admin_web: WebClient, online: SandboxWorl
     assert "Connected: Acme Support." in listing
     assert "Active" in listing
     assert "in 89 days" in listing
-    assert "by Ada Admin" in listing
+    assert "added by Ada Admin" in listing
 
 
 def test_the_selection_explains_ineligible_pages(
