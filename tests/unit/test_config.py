@@ -55,3 +55,14 @@ def test_a_real_app_id_turns_the_sandbox_off(
     assert create_app(instance_path=str(tmp_path)).config["FACEBOOK_SANDBOX"] is False
     monkeypatch.setenv("FACEBOOK_SANDBOX", "1")
     assert create_app(instance_path=str(tmp_path)).config["FACEBOOK_SANDBOX"] is True
+
+
+def test_the_vault_seals_and_refuses_a_changed_key() -> None:
+    from webapp.helpdesk.vault import Vault, VaultError
+
+    sealed = Vault("one key").seal("EAAtoken")
+    assert "EAAtoken" not in sealed
+    assert Vault("one key").open(sealed) == "EAAtoken"
+    assert "EAAtoken" not in repr(Vault("one key"))
+    with pytest.raises(VaultError, match="SECRET_KEY"):
+        Vault("another key").open(sealed)

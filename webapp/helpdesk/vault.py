@@ -8,8 +8,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from webapp.helpdesk.errors import DomainError
 
-class VaultError(Exception):
+
+class VaultError(DomainError):
     """A sealed value could not be opened (``SECRET_KEY`` changed, or the value was altered)."""
 
 

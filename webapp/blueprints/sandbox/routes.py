@@ -144,7 +144,7 @@ def subscribed_apps(version: str, page_id: str) -> Response:
 def graph_object(version: str, object_id: str) -> Response:
     """A page by id."""
     check_version(version)
-    return jsonify(world().page(object_id, request_token()))
+    return jsonify(world().page(object_id, request_token(), request.args.get("fields")))
 
 
 @bp.get("/picture/<page_id>.svg")

@@ -313,7 +313,13 @@ class SandboxWorld:
         return {**_page_view(page), "access_token": page_token,
                 "tasks": page["roles"][record["user_id"]]}  # fmt: skip
 
-    def page(self, page_id: str, token: str | None) -> dict[str, Any]:
+    def page(self, page_id: str, token: str | None, fields: str | None = None) -> dict[str, Any]:
+        """A page object with the fields asked for (``id,name`` when none are)."""
+        view = self._page_object(page_id, token)
+        wanted = [f.strip() for f in (fields or "id,name").split(",") if f.strip()]
+        return {name: view[name] for name in wanted if name in view}
+
+    def _page_object(self, page_id: str, token: str | None) -> dict[str, Any]:
         with self.state() as world:
             self._live(world, token)
             page = world["pages"].get(page_id)
