@@ -39,8 +39,10 @@ def test_admin_connects_a_page(
     expect(page.locator("#confirm-panel")).to_contain_text("Connect 1 page: Acme Support.")
     page.get_by_role("button", name="Confirm and connect").click()
 
+    expect(page.get_by_role("heading", name="Connecting 1 page")).to_be_visible()
+    expect(page.get_by_text("Acme Support: connected.")).to_be_visible()
+    page.get_by_role("link", name="Go to Channels").click()
     expect(page).to_have_url(re.compile(r"/channels$"))
-    expect(page.get_by_text("Connected: Acme Support.")).to_be_visible()
     row = page.locator("tr", has_text="Acme Support")
     expect(row.get_by_text("Active")).to_be_visible()
     expect(row.get_by_text(re.compile(r"Lapses \d+ \w+ \d{4}"))).to_be_visible()

@@ -7,6 +7,7 @@ reaches the real one: ``online`` points ``BASE_URL`` at the live server.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -285,3 +286,25 @@ def test_no_token_is_stored_or_logged_in_clear(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert not [token for token in tokens if token in logged]
     assert not [token for token in tokens if token in admin_web.get("/channels").text]
+
+
+def test_over_htmx_each_page_connects_on_its_own_line(
+    app: Flask, admin_web: WebClient, online: SandboxWorld
+) -> None:
+    pending = pending_id(login_on_facebook(admin_web, user_id=PAULA))
+    first, second = "200000000000101", "200000000000102"
+    progress = admin_web.post(
+        f"/channels/facebook/pages/{pending}", {"page_id": [first, second]}, htmx=True
+    )
+    assert progress.status_code == 200
+    assert "Connecting 2 pages" in progress.text
+    lines = re.findall(r'hx-post="([^"]+/connect/\d+)"', progress.text)
+    assert lines == [
+        f"/channels/facebook/pages/{pending}/connect/{page}" for page in (first, second)
+    ]
+    online.set_tasks(PAULA, first, [])
+    failed, done = (admin_web.post(line, htmx=True) for line in lines)
+    assert "Paula&#39;s Shop 1</strong>:\n    not connected. The person who" in failed.text
+    assert "Paula&#39;s Shop 2</strong>:\n    connected." in done.text
+    assert "<html" not in done.text
+    assert channel(app, second).status is ChannelStatus.ACTIVE

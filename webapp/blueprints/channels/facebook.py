@@ -74,14 +74,18 @@ def facebook_callback() -> Response:
     return redirect(url_for("channels.facebook_pages", pending_id=pending.id))
 
 
-def selection(pending_id: str, *blocks: str, status: int = 200) -> Response:
+def selection(
+    pending_id: str, *blocks: str, status: int = 200, progress: list[str] | None = None
+) -> Response:
     pending = connect.get_pending(db.session, pending_id=pending_id, admin_id=current_user.id)
     with kit() as facebook:
         choices = connect.page_choices(db.session, pending=pending, vault=facebook.vault)
     picked = set(request.form.getlist("page_id"))
+    names = {choice.id: choice.name for choice in choices}
     return render(
         "channels/facebook_pages.html", *blocks, status=status, pending=pending,
         choices=choices, picked=[c for c in choices if c.eligible and c.id in picked],
+        progress=[(page_id, names.get(page_id, page_id)) for page_id in progress or ()],
     )  # fmt: skip
 
 
@@ -103,11 +107,17 @@ def facebook_preview(pending_id: str) -> Response:
 
 @bp.post("/facebook/pages/<pending_id>")
 def facebook_confirm(pending_id: str) -> Response:
-    """Connect the ticked pages and say, page by page, how it went."""
+    """Connect the ticked pages and say, page by page, how it went.
+
+    Over HTMX the answer is a progress list whose lines connect one page each;
+    without JavaScript the pages are connected here, one after the other.
+    """
     page_ids = request.form.getlist("page_id")
     if not page_ids:
         flash("Tick at least one page to connect.", "error")
         return redirect(url_for("channels.facebook_pages", pending_id=pending_id))
+    if request.htmx:
+        return selection(pending_id, "connect_area", progress=page_ids)
     try:
         with kit() as facebook:
             outcomes = connect.connect_pages(
@@ -124,6 +134,20 @@ def facebook_confirm(pending_id: str) -> Response:
     if not failed:
         return redirect(url_for("channels.index"))
     return render("channels/facebook_result.html", outcomes=outcomes, status=200 if done else 422)
+
+
+@bp.post("/facebook/pages/<pending_id>/connect/<page_id>")
+def facebook_connect_page(pending_id: str, page_id: str) -> Response:
+    """Connect one page: a line of the progress list, replaced by how it went."""
+    try:
+        with kit() as facebook:
+            [outcome] = connect.connect_pages(
+                db.session, kit=facebook, pending_id=pending_id, admin_id=current_user.id,
+                page_ids=[page_id],
+            )  # fmt: skip
+    except connect.PendingExpiredError as error:
+        outcome = connect.PageOutcome(page_id, page_id, str(error))
+    return render("channels/facebook_result.html", "outcome", outcome=outcome)
 
 
 @bp.route("/<int:channel_id>/settings", methods=["GET", "POST"])
