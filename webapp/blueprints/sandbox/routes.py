@@ -22,7 +22,8 @@ from flask import (
 from flask_login import current_user
 from markupsafe import escape
 
-from webapp.blueprints.sandbox.world import KNOWN_SCOPES, GraphFailure, SandboxWorld
+from webapp.blueprints.sandbox.data import KNOWN_SCOPES, GraphFailure
+from webapp.blueprints.sandbox.world import SandboxWorld
 from webapp.extensions import csrf
 from webapp.web import public
 

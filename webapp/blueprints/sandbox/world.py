@@ -7,7 +7,6 @@ Times are Unix seconds, as Facebook's are; ``advance_clock`` moves them on for t
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import secrets
@@ -17,82 +16,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ALL_TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]
-MODERATOR_TASKS = ["ANALYZE", "MESSAGING", "MODERATE"]
-CODE_LIFETIME = 600  # login codes: single use, 10 minutes
-SHORT_LIVED = 3600  # user tokens from a code, and page tokens taken with them
-LONG_LIVED = 5_183_944  # about 60 days (reference §1.3)
-DATA_ACCESS = 90 * 86400  # data access lapses 90 days after the login
-KNOWN_SCOPES = {
-    "public_profile", "email", "pages_show_list", "pages_messaging", "pages_manage_metadata",
-    "pages_read_engagement", "pages_read_user_content", "pages_manage_engagement",
-    "pages_manage_posts", "pages_read_user_engagement", "business_management",
-}  # fmt: skip
-WEBHOOK_FIELDS = {
-    "messages", "messaging_postbacks", "message_echoes", "message_reads", "message_deliveries",
-    "message_reactions", "message_edits", "messaging_optins", "messaging_referrals",
-    "messaging_policy_enforcement", "messaging_handovers", "standby", "feed",
-}  # fmt: skip
-
-
-class GraphFailure(Exception):
-    """A Graph API error, in Facebook's shape."""
-
-    def __init__(
-        self, message: str, code: int, subcode: int | None = None, status: int = 400
-    ) -> None:
-        super().__init__(message)
-        self.code, self.subcode, self.status = code, subcode, status
-        self.error_type = "OAuthException"
-
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": str(self), "type": self.error_type, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        error["fbtrace_id"] = "A" + secrets.token_urlsafe(8)
-        return {"error": error}
-
-
-def seed() -> dict[str, Any]:
-    """The world on first start (DESIGN.md: who administers what)."""
-    users = {
-        "10000000000000001": "Mia Manager",
-        "10000000000000002": "Otto Owner",
-        "10000000000000003": "Paula Pages",
-    }
-    world: dict[str, Any] = {
-        "clock_offset": 0,
-        "users": {uid: {"id": uid, "name": name, "password_changed_at": 0, "app_removed_at": 0}
-                  for uid, name in users.items()},
-        "pages": {}, "tokens": {}, "codes": {}, "page_tokens": {},
-    }  # fmt: skip
-    mia, otto, paula = users
-    _add_page(
-        world, "200000000000001", "Acme Support", {mia: ALL_TASKS}, category="Product/service"
-    )
-    _add_page(
-        world, "200000000000002", "Acme Community", {mia: MODERATOR_TASKS}, category="Community"
-    )
-    _add_page(world, "200000000000003", "Acme Drafts", {mia: ALL_TASKS}, published=False)
-    _add_page(world, "200000000000004", "Otto's Bakery", {otto: ALL_TASKS}, category="Bakery")
-    for n in range(1, 31):  # more than one result page of /me/accounts
-        _add_page(world, f"2000000000001{n:02d}", f"Paula's Shop {n}", {paula: ALL_TASKS})
-    return world
-
-
-def _add_page(
-    world: dict[str, Any],
-    page_id: str,
-    name: str,
-    roles: dict[str, list[str]],
-    *,
-    published: bool = True,
-    category: str = "Local business",
-) -> None:
-    world["pages"][page_id] = {
-        "id": page_id, "name": name, "category": category, "is_published": published,
-        "roles": roles, "subscriptions": {},
-    }  # fmt: skip
+from webapp.blueprints.sandbox.data import (
+    ALL_TASKS,
+    CODE_LIFETIME,
+    DATA_ACCESS,
+    LONG_LIVED,
+    SHORT_LIVED,
+    WEBHOOK_FIELDS,
+    GraphFailure,
+    add_page,
+    cursor,
+    decode_cursor,
+    page_view,
+    seed,
+)
 
 
 class SandboxWorld:
@@ -282,13 +219,13 @@ class SandboxWorld:
                 (p for p in world["pages"].values() if p["roles"].get(record["user_id"])),
                 key=lambda p: p["id"],
             )
-            start = int(_decode_cursor(after)) + 1 if after else 0
+            start = int(decode_cursor(after)) + 1 if after else 0
             chunk = mine[start : start + limit]
             data = [self._account(world, page, token or "", record) for page in chunk]
         body: dict[str, Any] = {"data": data}
         if chunk:
             body["paging"] = {
-                "cursors": {"before": _cursor(start), "after": _cursor(start + len(chunk) - 1)}
+                "cursors": {"before": cursor(start), "after": cursor(start + len(chunk) - 1)}
             }
             if start + len(chunk) < len(mine):
                 body["paging"]["next"] = "next"  # the route replaces it with the full URL
@@ -310,7 +247,7 @@ class SandboxWorld:
             )  # fmt: skip
             world["tokens"][page_token]["page_id"] = page["id"]
             world["page_tokens"][key] = page_token
-        return {**_page_view(page), "access_token": page_token,
+        return {**page_view(page), "access_token": page_token,
                 "tasks": page["roles"][record["user_id"]]}  # fmt: skip
 
     def page(self, page_id: str, token: str | None, fields: str | None = None) -> dict[str, Any]:
@@ -330,7 +267,7 @@ class SandboxWorld:
                     100,
                     33,
                 )
-            return _page_view(page)
+            return page_view(page)
 
     def _page_token(self, world: dict[str, Any], page_id: str, token: str | None) -> None:
         record = self._live(world, token)
@@ -412,7 +349,7 @@ class SandboxWorld:
     ) -> str:
         with self.state() as world:
             page_id = str(300000000000000 + len(world["pages"]))
-            _add_page(world, page_id, name, {user_id: tasks or ALL_TASKS}, published=published)
+            add_page(world, page_id, name, {user_id: tasks or ALL_TASKS}, published=published)
         return page_id
 
     def advance_clock(self, seconds: float) -> None:
@@ -428,24 +365,3 @@ class SandboxWorld:
         """Users and pages, for the sandbox's admin page and tests."""
         with self.state() as world:
             return {"users": world["users"], "pages": world["pages"], "now": self.now(world)}
-
-
-def _page_view(page: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": page["id"], "name": page["name"], "category": page["category"],
-        "category_list": [{"id": "2201", "name": page["category"]}],
-        "is_published": page["is_published"],
-        "picture": {"data": {"height": 50, "width": 50, "is_silhouette": False,
-                             "url": f"/sandbox/facebook/picture/{page['id']}.svg"}},
-    }  # fmt: skip
-
-
-def _cursor(index: int) -> str:
-    return base64.urlsafe_b64encode(str(index).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except ValueError:
-        raise GraphFailure("(#100) Invalid cursor", 100) from None
