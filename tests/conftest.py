@@ -81,6 +81,7 @@ def build_app(database_url: str, instance_path: Path, **overrides: object) -> Fl
         "SECRET_KEY": "test-secret-key",
         "DATABASE_URL": database_url,
         "SCHEDULER": "off",
+        "WEBHOOK_WORKER": False,  # tests process events themselves, or ask for the worker
         "BASE_URL": "http://127.0.0.1:5000",
         **overrides,
     }

@@ -56,6 +56,13 @@ def create_app(
 
     register_blueprints(app)
     register_hooks(app)
+    if app.config["WEBHOOK_WORKER"]:
+        from webapp.worker import WebhookWorker
+
+        worker = WebhookWorker(app)
+        app.extensions["webhook_worker"] = worker
+        # Started by the first request, in the serving process (never before a fork).
+        app.before_request(worker.ensure_started)
 
     from webapp import cli
 
@@ -104,9 +111,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every feature's blueprint; the built-in Facebook only in sandbox mode."""
-    from webapp.blueprints import auth, channels, errors, inbox, team
+    from webapp.blueprints import auth, channels, errors, inbox, team, webhooks
 
-    for module in (auth, channels, errors, inbox, team):
+    for module in (auth, channels, errors, inbox, team, webhooks):
         app.register_blueprint(module.bp)
     if app.config["FACEBOOK_SANDBOX"]:
         from webapp.blueprints import sandbox

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 20,
     "LOGIN_LOCKOUT_MINUTES": 15,
     "TRUSTED_PROXIES": 0,
+    "WEBHOOK_WORKER": True,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

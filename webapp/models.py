@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -113,6 +113,9 @@ class Channel(db.Model):
     expires_at: Mapped[datetime | None]
     data_access_expires_at: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime | None]
+    # Facebook's messaging_policy_enforcement: "block" stops sends; admins see the reason.
+    policy_block: Mapped[str | None] = mapped_column(String(1000))
     connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # None routes to tickets, the default the help article promises.
     messenger_chat_id: Mapped[int | None] = mapped_column(ForeignKey("chat_channels.id"))
@@ -143,3 +146,155 @@ class PendingConnection(db.Model):
     pages_sealed: Mapped[str] = mapped_column(Text)  # the /me/accounts list, page tokens included
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One POST from Facebook, its body kept exactly as received."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # None for a good body; why it was refused (400) otherwise.
+    error: Mapped[str | None] = mapped_column(String(500))
+    event_count: Mapped[int] = mapped_column(default=0)
+
+    events: Mapped[list[WebhookEvent]] = relationship(
+        back_populates="delivery", order_by="WebhookEvent.position"
+    )
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class WebhookEvent(db.Model):
+    """One event of a delivery and what processing made of it."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_claim", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    position: Mapped[int]
+    page_id: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.PENDING)
+    outcome: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    tries: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+
+    delivery: Mapped[WebhookDelivery] = relationship(back_populates="events")
+
+
+class Contact(db.Model):
+    """A person as one page sees them: a PSID for Messenger, a user id for comments."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    picture_url: Mapped[str | None] = mapped_column(String(1000))
+    profile_fetched_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Source(StrEnum):
+    MESSENGER = "messenger"
+    COMMENT = "comment"
+
+
+class Mode(StrEnum):
+    TICKET = "ticket"
+    CHAT = "chat"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+class Conversation(db.Model):
+    """A Messenger thread with one contact, or one comment thread under a post."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_activity", "last_activity_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    source: Mapped[Source] = mapped_column(_enum(Source))
+    # Comments: the thread's first comment and its post.
+    thread_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    post_id: Mapped[str | None] = mapped_column(String(80))
+    post_url: Mapped[str | None] = mapped_column(String(1000))
+    mode: Mapped[Mode] = mapped_column(_enum(Mode), default=Mode.TICKET)
+    chat_channel_id: Mapped[int | None] = mapped_column(ForeignKey("chat_channels.id"))
+    status: Mapped[ConversationStatus] = mapped_column(
+        _enum(ConversationStatus), default=ConversationStatus.OPEN
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The 24-hour window is derived from this (reference §7.1).
+    last_customer_message_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Highest delivery and read watermarks seen, applied to outbound messages sent later too.
+    delivered_watermark: Mapped[datetime | None]
+    read_watermark: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    channel: Mapped[Channel] = relationship()
+    contact: Mapped[Contact] = relationship()
+    chat_channel: Mapped[ChatChannel | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="(Message.sent_at, Message.id)"
+    )
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+    INTERNAL = "internal"  # notes and system lines: never sent to Facebook
+
+
+class Message(db.Model):
+    """A message, comment, note or system line in a conversation."""
+
+    __tablename__ = "messages"
+    # A replayed webhook finds the message it already made: never a duplicate.
+    __table_args__ = (UniqueConstraint("channel_id", "facebook_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    facebook_id: Mapped[str | None] = mapped_column(String(200))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_from_facebook: Mapped[bool] = mapped_column(default=False)
+    system: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    previous_texts: Mapped[list] = mapped_column(JSON, default=list)
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    reactions: Mapped[dict] = mapped_column(JSON, default=dict)
+    quick_reply: Mapped[str | None] = mapped_column(String(1000))
+    reply_to: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(20))  # outbound: sent, delivered, read...
+    hidden: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")

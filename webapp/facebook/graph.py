@@ -172,6 +172,12 @@ class GraphClient:
                 return
             params = {**params, "after": paging["cursors"]["after"]}
 
+    def user_profile(self, psid: str, page_token: str) -> dict[str, Any]:
+        """A Messenger user's name and picture (User Profile API, reference §8.3)."""
+        return self.request(
+            "GET", psid, token=page_token, params={"fields": "first_name,last_name,profile_pic"}
+        )
+
     def debug_token(self, input_token: str) -> TokenInfo:
         """Validity, expiry and data-access expiry of any token (reference §3)."""
         body = self.request(

@@ -169,7 +169,11 @@ def settings(channel_id: int) -> Response:
         except DomainError as error:
             flash(str(error), "error")
         else:
-            flash(f"Saved where “{channel.name}” sends its conversations.", "success")
+            flash(
+                f"Saved where “{channel.name}” sends new conversations."
+                " Conversations already open stay where they are.",
+                "success",
+            )
             return redirect(url_for("channels.index"))
     return render("channels/settings.html", channel=channel, form=form)
 

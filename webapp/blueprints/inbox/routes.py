@@ -3,6 +3,8 @@
 from flask import Blueprint, redirect, url_for
 from werkzeug.wrappers import Response
 
+from webapp.extensions import db
+from webapp.helpdesk import conversations
 from webapp.web import render
 
 bp = Blueprint("inbox", __name__)
@@ -16,5 +18,5 @@ def home() -> Response:
 
 @bp.route("/inbox")
 def index() -> Response:
-    """Tickets and chats waiting for the team."""
-    return render("inbox/index.html")
+    """Conversations from every connected page, newest activity first."""
+    return render("inbox/index.html", rows=conversations.recent(db.session))

@@ -1,0 +1,172 @@
+"""Webhook deliveries: stored exactly as received, then processed apart from the request.
+
+Events are claimed in one UPDATE (with SKIP LOCKED on PostgreSQL), so two
+processes never take the same one; a lease lets another process pick up an
+event whose worker died. A failing event is retried with backoff, then
+marked failed with its error, and never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.facebook.webhooks import MalformedWebhookError, split
+from webapp.helpdesk import ingest
+from webapp.helpdesk.errors import NotFoundError
+from webapp.helpdesk.kit import FacebookKit
+from webapp.models import EventStatus, WebhookDelivery, WebhookEvent, utcnow
+
+MAX_BODY_BYTES = 1_000_000  # Facebook batches up to 1000 updates; a megabyte is plenty
+MAX_TRIES = 8
+LEASE = timedelta(minutes=2)
+
+
+def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None) -> int:
+    """Keep a signed body and its events (pending); record a malformed one and re-raise."""
+    now = now or utcnow()
+    try:
+        items = split(raw)
+    except MalformedWebhookError as error:
+        session.execute(
+            insert(WebhookDelivery).values(body=raw, received_at=now, error=str(error)[:500])
+        )
+        session.commit()
+        raise
+    delivery_id = session.execute(
+        insert(WebhookDelivery)
+        .values(body=raw, received_at=now, event_count=len(items))
+        .returning(WebhookDelivery.id)
+    ).scalar_one()
+    if items:
+        rows = [
+            {
+                "delivery_id": delivery_id,
+                "position": position,
+                "page_id": item.page_id,
+                "kind": item.kind,
+                "occurred_at": item.occurred_at,
+                "payload": item.payload,
+                "status": EventStatus.PENDING,
+                "tries": 0,
+                "next_attempt_at": now,
+            }  # fmt: skip
+            for position, item in enumerate(items)
+        ]
+        session.execute(insert(WebhookEvent), rows)
+    session.commit()
+    return delivery_id
+
+
+def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[int]:
+    """Take up to ``limit`` ready events for this process, oldest first."""
+    now = now or utcnow()
+    ready = or_(
+        and_(WebhookEvent.status == EventStatus.PENDING, WebhookEvent.next_attempt_at <= now),
+        and_(WebhookEvent.status == EventStatus.PROCESSING, WebhookEvent.lease_until < now),
+    )
+    candidates = (
+        select(WebhookEvent.id)
+        .where(ready)
+        .order_by(WebhookEvent.occurred_at, WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(candidates), ready)
+        .values(
+            status=EventStatus.PROCESSING, lease_until=now + LEASE, tries=WebhookEvent.tries + 1
+        )
+        .returning(WebhookEvent.id, WebhookEvent.occurred_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return [event_id for event_id, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
+
+
+def backoff(tries: int) -> timedelta:
+    """5 s, 10 s, 20 s ... up to an hour between tries."""
+    return timedelta(seconds=min(5 * 2 ** max(tries - 1, 0), 3600))
+
+
+def process(
+    session: Session, event_id: int, *, kit: FacebookKit | None, now: datetime | None = None
+) -> EventStatus:
+    """Apply one claimed event in its own transaction; on failure keep it for a retry."""
+    now = now or utcnow()
+    event = session.get(WebhookEvent, event_id)
+    if event is None or event.status != EventStatus.PROCESSING:
+        return EventStatus.DONE
+    try:
+        result = ingest.apply(session, event, kit=kit, now=now)
+    except Exception as error:  # noqa: BLE001 (any failure is kept with the event, never lost)
+        session.rollback()
+        return _failed(session, event_id, error, now)
+    event.status = EventStatus.IGNORED if result.ignored else EventStatus.DONE
+    event.outcome, event.error = result.outcome[:500], None
+    event.processed_at, event.lease_until = now, None
+    session.commit()
+    return event.status
+
+
+def _failed(session: Session, event_id: int, error: Exception, now: datetime) -> EventStatus:
+    event = session.get(WebhookEvent, event_id)
+    assert event is not None  # noqa: S101 (it was just processing)
+    event.error = ingest.describe(error)
+    event.lease_until = None
+    if event.tries >= MAX_TRIES:
+        event.status, event.outcome = EventStatus.FAILED, "Gave up after several tries"
+    else:
+        event.status = EventStatus.PENDING
+        event.next_attempt_at = now + backoff(event.tries)
+        event.outcome = f"Will try again ({event.tries} tries so far)"
+    session.commit()
+    return event.status
+
+
+@dataclass
+class DrainResult:
+    processed: int = 0
+    failed: int = 0
+
+
+def drain(
+    session: Session,
+    *,
+    kit_factory: Callable[[], FacebookKit | None],
+    now: Callable[[], datetime] = utcnow,
+    limit: int = 1000,
+) -> DrainResult:
+    """Process every ready event (up to ``limit``); what the worker and the sweep both run."""
+    result = DrainResult()
+    kit = None
+    try:
+        while result.processed < limit:
+            ids = claim(session, now=now())
+            if not ids:
+                break
+            kit = kit or kit_factory()
+            for event_id in ids:
+                status = process(session, event_id, kit=kit, now=now())
+                result.processed += 1
+                result.failed += status in (EventStatus.PENDING, EventStatus.FAILED)
+    finally:
+        if kit is not None:
+            kit.close()
+    return result
+
+
+def rerun(session: Session, *, event_id: int, now: datetime | None = None) -> WebhookEvent:
+    """Put an event back in the queue (from the Webhook log)."""
+    event = session.get(WebhookEvent, event_id)
+    if event is None:
+        raise NotFoundError("That webhook event is no longer kept.")
+    event.status, event.next_attempt_at, event.tries = EventStatus.PENDING, now or utcnow(), 0
+    event.outcome, event.error = "Queued again by an admin", None
+    session.commit()
+    return event

@@ -1,0 +1,297 @@
+"""Building blocks of ingestion: contacts, conversations, messages, and comment threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.facebook.errors import GraphError
+from webapp.facebook.webhooks import Comment
+from webapp.helpdesk.kit import FacebookKit
+from webapp.helpdesk.vault import VaultError
+from webapp.models import (
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Message,
+    Mode,
+    Source,
+)
+
+OUR_METADATA = "pagedesk:message:"  # put on every send (issue: replies); echoes carry it back
+
+
+class NotYetError(Exception):
+    """The event refers to something not received yet: try again later."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an event became, in words for the Webhook log."""
+
+    outcome: str
+    ignored: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    kit: FacebookKit | None
+    now: datetime
+
+
+def find_message(session: Session, channel: Channel, facebook_id: str | None) -> Message | None:
+    if not facebook_id:
+        return None
+    query = select(Message).where(
+        Message.channel_id == channel.id, Message.facebook_id == facebook_id
+    )
+    return session.scalar(query)
+
+
+def fallback_name(external_id: str) -> str:
+    return f"Facebook user …{external_id[-4:]}"
+
+
+def _profile(channel: Channel, psid: str, ctx: Context) -> tuple[str | None, str | None]:
+    """Name and picture from the User Profile API; nothing when Facebook refuses."""
+    if ctx.kit is None or not channel.page_token_sealed:
+        return None, None
+    try:
+        token = ctx.kit.vault.open(channel.page_token_sealed)
+        profile = ctx.kit.graph.user_profile(psid, token)
+    except (GraphError, VaultError):
+        return None, None
+    name = " ".join(filter(None, [profile.get("first_name"), profile.get("last_name")]))
+    return name or profile.get("name"), profile.get("profile_pic")
+
+
+def contact_for(
+    session: Session,
+    channel: Channel,
+    external_id: str,
+    ctx: Context,
+    *,
+    name: str | None = None,
+    fetch_profile: bool = False,
+) -> Contact:
+    """The page's contact for this id, made (and its profile fetched once) on first sight."""
+    query = select(Contact).where(
+        Contact.channel_id == channel.id, Contact.external_id == external_id
+    )
+    contact = session.scalar(query)
+    if contact is not None:
+        return contact
+    picture = None
+    if fetch_profile:
+        fetched, picture = _profile(channel, external_id, ctx)
+        name = fetched or name
+    contact = Contact(
+        channel_id=channel.id,
+        external_id=external_id,
+        name=(name or fallback_name(external_id))[:200],
+        picture_url=picture,
+        profile_fetched_at=ctx.now if fetch_profile else None,
+    )
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def new_conversation(
+    session: Session,
+    channel: Channel,
+    contact: Contact,
+    source: Source,
+    ctx: Context,
+    **fields: Any,
+) -> Conversation:
+    """A conversation routed as the channel's settings say: tickets, or a chat channel."""
+    chat_id = channel.messenger_chat_id if source is Source.MESSENGER else channel.comments_chat_id
+    conversation = Conversation(
+        channel_id=channel.id,
+        contact_id=contact.id,
+        source=source,
+        mode=Mode.CHAT if chat_id else Mode.TICKET,
+        chat_channel_id=chat_id,
+        status=ConversationStatus.OPEN,
+        last_activity_at=ctx.now,
+        **fields,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def reopen(session: Session, conversation: Conversation, at: datetime) -> None:
+    if conversation.status is ConversationStatus.CLOSED:
+        conversation.status = ConversationStatus.OPEN
+        system_line(session, conversation, "Reopened: the customer wrote again.", at)
+
+
+def latest_messenger_conversation(
+    session: Session, channel: Channel, psid: str
+) -> Conversation | None:
+    query = (
+        select(Conversation)
+        .join(Contact, Conversation.contact_id == Contact.id)
+        .where(
+            Conversation.channel_id == channel.id,
+            Conversation.source == Source.MESSENGER,
+            Contact.external_id == psid,
+        )
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def messenger_conversation(
+    session: Session, channel: Channel, psid: str, ctx: Context, *, reopen_closed: bool = True
+) -> Conversation:
+    """The conversation with this person on this page; a new one if there is none."""
+    conversation = latest_messenger_conversation(session, channel, psid)
+    if conversation is None:
+        contact = contact_for(session, channel, psid, ctx, fetch_profile=True)
+        return new_conversation(session, channel, contact, Source.MESSENGER, ctx)
+    if reopen_closed:
+        reopen(session, conversation, ctx.now)
+    return conversation
+
+
+def add_message(session: Session, conversation: Conversation, **fields: Any) -> Message:
+    message = Message(conversation=conversation, channel_id=conversation.channel_id, **fields)
+    session.add(message)
+    conversation.last_activity_at = max(conversation.last_activity_at, message.sent_at)
+    session.flush()
+    return message
+
+
+def system_line(session: Session, conversation: Conversation, text: str, at: datetime) -> Message:
+    return add_message(
+        session, conversation, direction=Direction.INTERNAL, system=True, text=text, sent_at=at
+    )
+
+
+def customer_spoke(conversation: Conversation, at: datetime) -> None:
+    """The customer's latest action: the 24-hour window counts from it."""
+    latest = conversation.last_customer_message_at
+    conversation.last_customer_message_at = at if latest is None else max(latest, at)
+
+
+def apply_watermarks(conversation: Conversation, messages: list[Message]) -> int:
+    """Mark our messages sent before the watermarks delivered or read; count the changes."""
+    changed = 0
+    for message in messages:
+        if message.direction is not Direction.OUTBOUND or message.status not in (
+            "sent",
+            "delivered",
+        ):
+            continue
+        if conversation.read_watermark and message.sent_at <= conversation.read_watermark:
+            message.status, changed = "read", changed + 1
+        elif (
+            message.status == "sent"
+            and conversation.delivered_watermark
+            and message.sent_at <= conversation.delivered_watermark
+        ):
+            message.status, changed = "delivered", changed + 1
+    return changed
+
+
+def match_outbound(session: Session, channel: Channel, metadata: str | None) -> Message | None:
+    """Our own reply, named in the echo's ``metadata``."""
+    if not metadata or not metadata.startswith(OUR_METADATA):
+        return None
+    try:
+        message_id = int(metadata.removeprefix(OUR_METADATA))
+    except ValueError:
+        return None
+    message = session.get(Message, message_id)
+    return message if message is not None and message.channel_id == channel.id else None
+
+
+def edit_text(message: Message, text: str | None) -> None:
+    """A new text, the earlier one kept visible (a repeated edit changes nothing)."""
+    if text == message.text:
+        return
+    message.previous_texts = [*(message.previous_texts or []), message.text or ""]
+    message.text = text
+
+
+def apply_comment(session: Session, channel: Channel, comment: Comment, ctx: Context) -> Result:
+    """A comment added, edited, removed, hidden or unhidden."""
+    if comment.verb == "add":
+        return _comment_added(session, channel, comment, ctx)
+    target = find_message(session, channel, comment.comment_id)
+    if target is None:
+        raise NotYetError(f"the comment ({comment.verb}) has not arrived yet")
+    conversation = target.conversation
+    if comment.verb in ("edited", "edit"):
+        edit_text(target, comment.text)
+        return Result(f"Comment {target.id} edited")
+    if comment.verb == "remove":
+        if target.deleted_at is None:
+            target.deleted_at = ctx.now
+            system_line(session, conversation, "A comment was deleted on Facebook.", ctx.now)
+        return Result(f"Comment {target.id} deleted on Facebook (its text is kept)")
+    if comment.verb in ("hide", "unhide"):
+        hidden = comment.verb == "hide"
+        if target.hidden != hidden:
+            target.hidden = hidden
+            text = "A comment was hidden on Facebook." if hidden else "A comment was unhidden."
+            system_line(session, conversation, text, ctx.now)
+        return Result(f"Comment {target.id} {comment.verb}")
+    return Result(f"Ignored: comment {comment.verb}", ignored=True)
+
+
+def _thread_of(session: Session, channel: Channel, comment: Comment) -> Conversation | None:
+    key = comment.parent_id if comment.is_reply else comment.comment_id
+    query = select(Conversation).where(
+        Conversation.channel_id == channel.id,
+        Conversation.source == Source.COMMENT,
+        Conversation.thread_id == key,
+    )
+    conversation = session.scalar(query)
+    if conversation is None and comment.is_reply:  # a reply to a reply
+        parent = find_message(session, channel, comment.parent_id)
+        conversation = parent.conversation if parent is not None else None
+    return conversation
+
+
+def _comment_added(session: Session, channel: Channel, comment: Comment, ctx: Context) -> Result:
+    if find_message(session, channel, comment.comment_id):
+        return Result("Already recorded (a repeated delivery)")
+    by_page = comment.from_id == channel.page_id
+    conversation = _thread_of(session, channel, comment)
+    if conversation is None:
+        if by_page and not comment.is_reply:
+            return Result("Ignored: the page commented on its own post", ignored=True)
+        if by_page:
+            raise NotYetError("the customer's comment this reply belongs to has not arrived yet")
+        contact = contact_for(
+            session, channel, comment.from_id or "unknown", ctx, name=comment.from_name
+        )
+        conversation = new_conversation(
+            session, channel, contact, Source.COMMENT, ctx,
+            thread_id=comment.parent_id if comment.is_reply else comment.comment_id,
+            post_id=comment.post_id,
+            post_url=comment.post_url or f"https://www.facebook.com/{comment.post_id}",
+        )  # fmt: skip
+    elif not by_page:
+        reopen(session, conversation, ctx.now)
+    add_message(
+        session, conversation, facebook_id=comment.comment_id,
+        direction=Direction.OUTBOUND if by_page else Direction.INBOUND,
+        sent_from_facebook=by_page, status="sent" if by_page else None,
+        text=comment.text, sent_at=comment.created_at, reply_to=comment.parent_id,
+    )  # fmt: skip
+    if not by_page:
+        customer_spoke(conversation, comment.created_at)
+    who = "The page's reply" if by_page else "Customer comment"
+    return Result(f"{who} in conversation {conversation.id}")

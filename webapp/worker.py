@@ -1,0 +1,53 @@
+"""The in-process webhook worker: processes events right after they are stored,
+and sweeps every few seconds for anything left pending (retries, a crash)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from webapp.extensions import db
+from webapp.helpdesk import inbound
+from webapp.integrations import facebook_kit
+
+log = logging.getLogger(__name__)
+
+
+class WebhookWorker:
+    """One daemon thread per process, started on first use (never at import or fork)."""
+
+    def __init__(self, app: Flask, *, sweep_seconds: float = 5.0) -> None:
+        self.app = app
+        self.sweep_seconds = sweep_seconds
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ensure_started(self) -> None:
+        """Start the sweep if this process has no worker thread yet (cheap otherwise)."""
+        if self._thread is None or not self._thread.is_alive():
+            self.wake()
+
+    def wake(self) -> None:
+        """Process now (starting the thread if this process has none yet)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="pagedesk-webhooks", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.sweep_seconds)
+            self._wake.clear()
+            with self.app.app_context():
+                try:
+                    inbound.drain(db.session, kit_factory=lambda: facebook_kit(self.app))
+                except Exception:  # the next sweep tries again; events stay stored
+                    log.exception("Webhook processing stopped early")
+                finally:
+                    db.session.remove()
