@@ -37,3 +37,9 @@ def pending_id(response: TestResponse) -> str:
     match = re.search(r"/channels/facebook/pages/([\w-]+)", response.headers["Location"])
     assert match, response.headers.get("Location")
     return match.group(1)
+
+
+def connect_pages(web: WebClient, *page_ids: str, user_id: str = MIA) -> tuple[str, TestResponse]:
+    """The whole connect flow: Facebook Login, then confirm these pages."""
+    pending = pending_id(login_on_facebook(web, user_id=user_id))
+    return pending, web.post(f"/channels/facebook/pages/{pending}", {"page_id": list(page_ids)})

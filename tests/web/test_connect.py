@@ -20,6 +20,7 @@ from tests.facebook import (
     ACME_SUPPORT,
     MIA,
     PAULA,
+    connect_pages,
     login_on_facebook,
     pending_id,
 )
@@ -35,9 +36,7 @@ def online(app: Flask, live_server: str) -> SandboxWorld:
     return app.extensions["facebook_sandbox"]
 
 
-def connect(web: WebClient, *page_ids: str, user_id: str = MIA):
-    pending = pending_id(login_on_facebook(web, user_id=user_id))
-    return pending, web.post(f"/channels/facebook/pages/{pending}", {"page_id": list(page_ids)})
+connect = connect_pages
 
 
 def channel(app: Flask, page_id: str = ACME_SUPPORT) -> Channel:

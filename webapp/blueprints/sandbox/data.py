@@ -42,6 +42,27 @@ class GraphFailure(Exception):
         return {"error": error}
 
 
+# Customers who message and comment on pages; Phoebe signed up with a phone number,
+# so Facebook has no profile for her (error 2018218).
+CUSTOMERS = [
+    {"key": "cora", "first_name": "Cora", "last_name": "Customer", "profile": True},
+    {"key": "dan", "first_name": "Dan", "last_name": "Díaz", "profile": True},
+    {"key": "phoebe", "first_name": "Phoebe", "last_name": "Phone", "profile": False},
+]
+
+
+def psid(page_id: str, customer_number: int) -> str:
+    """A customer's page-scoped id: each page sees a different id for the same person."""
+    return f"7{page_id[-6:]}{customer_number:08d}"
+
+
+def customer_for(page_id: str, scoped_id: str) -> dict[str, Any] | None:
+    for number, customer in enumerate(CUSTOMERS, start=1):
+        if psid(page_id, number) == scoped_id:
+            return customer
+    return None
+
+
 def seed() -> dict[str, Any]:
     """The world on first start (DESIGN.md: who administers what)."""
     users = {

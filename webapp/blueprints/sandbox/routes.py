@@ -152,9 +152,8 @@ def graph_object(version: str, object_id: str) -> Response:
 @public
 def picture(page_id: str) -> Response:
     """A page's profile picture: its initials on a colour of its own."""
-    snapshot = world().snapshot()
-    page = snapshot["pages"].get(page_id) or abort(404)
-    initials = "".join(word[0] for word in page["name"].split()[:2]).upper()
+    name = world().name_of(page_id) or abort(404)
+    initials = "".join(word[0] for word in name.split()[:2]).upper()
     hue = int(page_id) % 360
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 50 50">'

@@ -26,6 +26,7 @@ from webapp.blueprints.sandbox.data import (
     GraphFailure,
     add_page,
     cursor,
+    customer_for,
     decode_cursor,
     page_view,
     seed,
@@ -251,10 +252,28 @@ class SandboxWorld:
                 "tasks": page["roles"][record["user_id"]]}  # fmt: skip
 
     def page(self, page_id: str, token: str | None, fields: str | None = None) -> dict[str, Any]:
-        """A page object with the fields asked for (``id,name`` when none are)."""
-        view = self._page_object(page_id, token)
+        """A page (or, for a page token, one of its customers) with the fields asked for."""
+        view = self._customer_profile(page_id, token) or self._page_object(page_id, token)
         wanted = [f.strip() for f in (fields or "id,name").split(",") if f.strip()]
         return {name: view[name] for name in wanted if name in view}
+
+    def _customer_profile(self, scoped_id: str, token: str | None) -> dict[str, Any] | None:
+        """The User Profile API: a PSID read with the token of the page it belongs to."""
+        with self.state() as world:
+            record = world["tokens"].get(token or "")
+            if record is None or record["type"] != "PAGE":
+                return None
+            self._live(world, token)
+            customer = customer_for(record["page_id"], scoped_id)
+        if customer is None:
+            return None
+        if not customer["profile"]:
+            raise GraphFailure("No profile available for this user.", 100, 2018218)
+        first, last = customer["first_name"], customer["last_name"]
+        return {
+            "id": scoped_id, "first_name": first, "last_name": last, "name": f"{first} {last}",
+            "profile_pic": f"/sandbox/facebook/picture/{scoped_id}.svg",
+        }  # fmt: skip
 
     def _page_object(self, page_id: str, token: str | None) -> dict[str, Any]:
         with self.state() as world:
@@ -355,6 +374,16 @@ class SandboxWorld:
     def advance_clock(self, seconds: float) -> None:
         with self.state() as world:
             world["clock_offset"] += seconds
+
+    def name_of(self, object_id: str) -> str | None:
+        """The name of a page, or of a customer by any of their page-scoped ids."""
+        with self.state() as world:
+            if page := world["pages"].get(object_id):
+                return page["name"]
+            for page_id in world["pages"]:
+                if customer := customer_for(page_id, object_id):
+                    return f"{customer['first_name']} {customer['last_name']}"
+        return None
 
     def state_tokens(self) -> list[str]:
         """Every token ever issued (tests look for them where they must not be)."""

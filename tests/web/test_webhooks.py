@@ -1,0 +1,521 @@
+"""Facebook's webhook, through the real endpoint with real signatures (reference §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+from werkzeug.test import TestResponse
+
+from tests.facebook import ACME_SUPPORT, connect_pages
+from tests.helpers import WebClient
+from webapp.extensions import db
+from webapp.facebook.webhooks import sign
+from webapp.helpdesk import inbound
+from webapp.integrations import facebook_kit
+from webapp.models import (
+    Channel,
+    ChatChannel,
+    Contact,
+    Conversation,
+    EventStatus,
+    Message,
+    WebhookDelivery,
+    WebhookEvent,
+    utcnow,
+)
+
+PAYLOADS = Path(__file__).parent.parent / "payloads"
+CORA, DAN, PHOEBE = "700000100000001", "700000100000002", "700000100000003"
+
+
+def body(name: str) -> bytes:
+    return (PAYLOADS / name).read_bytes()
+
+
+def deliver(app: Flask, raw: bytes | str, *, signature: str | None = "good") -> TestResponse:
+    """POST a body to the webhook as Facebook does."""
+    raw = body(raw) if isinstance(raw, str) else raw
+    headers = {"Content-Type": "application/json"}
+    if signature == "good":
+        headers["X-Hub-Signature-256"] = sign(raw, app.config["FACEBOOK_APP_SECRET"])
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return app.test_client().post("/webhooks/facebook", data=raw, headers=headers)
+
+
+def process(app: Flask, *, later: float = 0) -> inbound.DrainResult:
+    """What the worker does; ``later`` runs it that many seconds in the future."""
+    with app.app_context():
+        return inbound.drain(
+            db.session,
+            kit_factory=lambda: facebook_kit(app),
+            now=lambda: utcnow() + timedelta(seconds=later),
+        )
+
+
+def rows(app: Flask, model: Any, *where: Any) -> list[Any]:
+    with app.app_context():
+        found = list(db.session.scalars(select(model).where(*where).order_by(model.id)))
+        for row in found:
+            db.session.expunge(row)
+        return found
+
+
+def message(app: Flask, facebook_id: str) -> Message:
+    [found] = rows(app, Message, Message.facebook_id == facebook_id)
+    return found
+
+
+@pytest.fixture
+def page(app: Flask, admin_web: WebClient, live_server: str) -> Channel:
+    """Acme Support, connected through the real flow; Pagedesk reaches the sandbox over HTTP."""
+    app.config["BASE_URL"] = live_server
+    connect_pages(admin_web, ACME_SUPPORT)
+    [channel] = rows(app, Channel)
+    return channel
+
+
+# --- The endpoint ---------------------------------------------------------------------
+
+
+def test_verification_echoes_the_challenge(app: Flask) -> None:
+    client = app.test_client()
+    token = app.config["FACEBOOK_VERIFY_TOKEN"]
+    ok = client.get(
+        f"/webhooks/facebook?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+    )
+    assert (ok.status_code, ok.text, ok.mimetype) == (200, "1158201444", "text/plain")
+    wrong = client.get(
+        "/webhooks/facebook?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"
+    )
+    assert wrong.status_code == 403
+    mode = client.get(
+        f"/webhooks/facebook?hub.mode=unsubscribe&hub.verify_token={token}&hub.challenge=1"
+    )
+    assert mode.status_code == 403
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "sha1=abc", "sha256=nothex"])
+def test_a_missing_or_wrong_signature_is_refused_and_nothing_stored(
+    app: Flask, signature: str | None
+) -> None:
+    assert deliver(app, "messenger/text.json", signature=signature).status_code == 403
+    assert rows(app, WebhookDelivery) == []
+
+
+def test_a_good_delivery_is_stored_exactly_as_received(app: Flask) -> None:
+    raw = body("messenger/batch.json")
+    response = deliver(app, raw)
+    assert (response.status_code, response.text) == (200, "EVENT_RECEIVED")
+    [delivery] = rows(app, WebhookDelivery)
+    assert delivery.body == raw
+    assert delivery.event_count == 3
+    events = rows(app, WebhookEvent)
+    assert [e.kind for e in events] == ["message", "message", "message"]
+    assert {e.status for e in events} == {EventStatus.PENDING}
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"object": "user", "entry": []}', "not a page webhook"),
+        (b'{"object": "page"}', 'no "entry" list'),
+        (b"[1, 2]", "not a page webhook"),
+    ],
+)
+def test_a_signed_malformed_body_gets_400_and_is_recorded(
+    app: Flask, admin_web: WebClient, raw: bytes, reason: str
+) -> None:
+    response = deliver(app, raw)
+    assert response.status_code == 400
+    assert reason in response.text
+    [delivery] = rows(app, WebhookDelivery)
+    assert delivery.body == raw
+    assert reason in (delivery.error or "")
+    assert rows(app, WebhookEvent) == []
+    assert reason in admin_web.get("/webhooks/log").text.replace("&#34;", '"')
+
+
+def test_an_oversize_body_is_refused(app: Flask) -> None:
+    raw = b'{"object": "page", "entry": [], "padding": "' + b"x" * inbound.MAX_BODY_BYTES + b'"}'
+    assert deliver(app, raw).status_code == 413
+    assert rows(app, WebhookDelivery) == []
+
+
+def test_when_the_database_cannot_take_it_facebook_retries_and_nothing_half_written_stays(
+    app: Flask,
+) -> None:
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
+        db.session.commit()
+    assert deliver(app, "messenger/text.json").status_code == 503
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
+        db.session.commit()
+    assert rows(app, WebhookDelivery) == []  # the delivery row went with the failed events
+
+
+# --- What each event becomes ----------------------------------------------------------
+
+
+def test_a_text_message_makes_a_contact_a_conversation_and_a_message(
+    app: Flask, page: Channel
+) -> None:
+    deliver(app, "messenger/text.json")
+    assert process(app).processed == 1
+    [contact] = rows(app, Contact)
+    assert (contact.external_id, contact.name) == (
+        CORA,
+        "Cora Customer",
+    )  # from the User Profile API
+    assert contact.picture_url
+    [conversation] = rows(app, Conversation)
+    assert (conversation.source, conversation.mode, conversation.status) == (
+        "messenger",
+        "ticket",
+        "open",
+    )
+    assert conversation.last_customer_message_at == message(app, "m_text_1").sent_at
+    assert message(app, "m_text_1").text == "Hello, is my order on its way? Grüße"
+    assert rows(app, Channel)[0].last_event_at is not None
+    [event] = rows(app, WebhookEvent)
+    assert event.status is EventStatus.DONE
+
+
+def test_attachments_of_every_type(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/attachments.json")
+    process(app)
+    kinds = [a["type"] for a in message(app, "m_files_1").attachments]
+    assert kinds == ["image", "video", "audio", "file", "fallback", "post", "reel"]
+    assert message(app, "m_files_1").attachments[4]["title"] == "TAHITI - Heaven on Earth"
+
+
+def test_a_sticker_in_both_forms_is_shown_once(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/sticker_both_forms.json")
+    deliver(app, "messenger/sticker_old_form_again.json")
+    process(app)
+    sticker = message(app, "m_sticker_1")
+    assert sticker.attachments == [
+        {
+            "type": "sticker",
+            "url": "https://scontent.xx.fbcdn.net/v/like.png",
+            "title": None,
+            "sticker_id": "369239263222822",
+        }
+    ]
+
+
+def test_quick_replies_replies_postbacks_and_no_profile(app: Flask, page: Channel) -> None:
+    for name in ("text", "quick_reply", "reply_to", "postback", "no_profile"):
+        deliver(app, f"messenger/{name}.json")
+    process(app)
+    assert message(app, "m_quick_1").quick_reply == "COLOR_RED"
+    assert message(app, "m_reply_1").reply_to == "m_text_1"
+    postback = message(app, "m_postback_1")
+    assert (postback.text, postback.quick_reply, postback.direction) == (
+        "Talk to an agent",
+        "HUMAN_HANDOFF",
+        "in",
+    )
+    names = {c.external_id: c.name for c in rows(app, Contact)}
+    assert names[DAN] == "Dan Díaz"
+    assert names[PHOEBE] == "Facebook user …0003"  # Facebook refused: 2018218
+
+
+def test_reactions_and_edits_keep_the_earlier_text(app: Flask, page: Channel) -> None:
+    for name in ("text", "reaction", "edit"):
+        deliver(app, f"messenger/{name}.json")
+    process(app)
+    edited = message(app, "m_text_1")
+    assert edited.reactions == {CORA: "\u2764\ufe0f"}
+    assert edited.text == "Hello, is my order #42 on its way?"
+    assert edited.previous_texts == ["Hello, is my order on its way? Grüße"]
+    deliver(app, "messenger/unreaction.json")
+    deliver(app, "messenger/edit.json")  # the same edit again changes nothing
+    process(app)
+    again = message(app, "m_text_1")
+    assert again.reactions == {}
+    assert again.previous_texts == ["Hello, is my order on its way? Grüße"]
+
+
+def test_an_echo_from_facebooks_inbox_then_delivery_and_read(app: Flask, page: Channel) -> None:
+    for name in ("text", "echo_from_page_inbox", "delivery"):
+        deliver(app, f"messenger/{name}.json")
+    process(app)
+    echo = message(app, "m_echo_1")
+    assert (echo.direction, echo.sent_from_facebook, echo.status) == ("out", True, "delivered")
+    deliver(app, "messenger/read.json")
+    process(app)
+    assert message(app, "m_echo_1").status == "read"
+    assert len(rows(app, Conversation)) == 1
+
+
+def test_a_read_before_the_echo_it_covers_still_applies(app: Flask, page: Channel) -> None:
+    for name in ("text", "read"):
+        deliver(app, f"messenger/{name}.json")
+    process(app)
+    deliver(app, "messenger/echo_from_page_inbox.json")
+    process(app)
+    assert message(app, "m_echo_1").status == "read"
+
+
+def test_a_batch_of_entries_and_events(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/batch.json")
+    assert process(app).processed == 3
+    assert [m.text for m in rows(app, Message, Message.facebook_id.like("m_batch_%"))] == [
+        "first",
+        "second",
+        "third",
+    ]
+    assert len(rows(app, Conversation)) == 2
+
+
+def test_ids_above_two_to_the_53_stay_exact(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/big_ids.json")
+    process(app)
+    assert [c.external_id for c in rows(app, Contact)] == ["12345678901234567890"]
+
+
+def test_a_duplicate_delivery_never_duplicates_a_message(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/text.json")
+    deliver(app, "messenger/text.json")
+    process(app)
+    assert len(rows(app, WebhookDelivery)) == 2
+    assert len(rows(app, Message, Message.facebook_id == "m_text_1")) == 1
+    outcomes = [e.outcome for e in rows(app, WebhookEvent)]
+    assert outcomes[1] == "Already recorded (a repeated delivery)"
+
+
+def test_an_edit_before_its_message_waits_and_is_retried(app: Flask, page: Channel) -> None:
+    deliver(app, "messenger/edit.json")
+    process(app)
+    [event] = rows(app, WebhookEvent)
+    assert event.status is EventStatus.PENDING
+    assert event.error == "Waiting: the edited message has not arrived yet"
+    deliver(app, "messenger/text.json")
+    process(app)  # the message now; the edit is not due yet
+    assert message(app, "m_text_1").previous_texts == []
+    process(app, later=30)
+    assert message(app, "m_text_1").text == "Hello, is my order #42 on its way?"
+    assert {e.status for e in rows(app, WebhookEvent)} == {EventStatus.DONE}
+
+
+def test_a_failing_event_is_retried_with_backoff_then_marked_failed(
+    app: Flask, page: Channel
+) -> None:
+    raw = body("messenger/text.json").replace(b'"mid": "m_text_1", ', b"")  # a message with no mid
+    deliver(app, raw)
+    process(app)
+    [event] = rows(app, WebhookEvent)
+    assert (event.status, event.tries) == (EventStatus.PENDING, 1)
+    assert "KeyError" in (event.error or "")
+    waits = []
+    for step in range(2, inbound.MAX_TRIES + 1):
+        process(app, later=4000 * step)
+        [event] = rows(app, WebhookEvent)
+        waits.append(event.next_attempt_at)
+    assert event.status is EventStatus.FAILED
+    assert event.tries == inbound.MAX_TRIES
+    assert rows(app, Message) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "outcome"),
+    [
+        ("messenger/optin.json", "optin", "opt-in"),
+        ("messenger/referral.json", "referral", "referral"),
+        ("messenger/standby.json", "standby", "standby"),
+        ("messenger/unknown.json", "unknown", "does not act on"),
+        ("feed/post_reaction.json", "post_reaction", "reaction to a post"),
+        ("feed/page_post.json", "page_post", "new post"),
+    ],
+)
+def test_events_pagedesk_does_not_act_on_are_ignored_with_their_type(
+    app: Flask, page: Channel, name: str, kind: str, outcome: str
+) -> None:
+    deliver(app, name)
+    process(app)
+    [event] = rows(app, WebhookEvent)
+    assert (event.kind, event.status) == (kind, EventStatus.IGNORED)
+    assert outcome in (event.outcome or "")
+    assert rows(app, Message) == []
+
+
+def test_events_for_a_page_that_is_not_connected_are_ignored(app: Flask, page: Channel) -> None:
+    assert deliver(app, "messenger/not_connected_page.json").status_code == 200
+    process(app)
+    [event] = rows(app, WebhookEvent)
+    assert event.status is EventStatus.IGNORED
+    assert event.outcome == "Ignored: this page is not connected"
+
+
+def test_a_policy_block_is_shown_on_the_channel(
+    app: Flask, page: Channel, admin_web: WebClient
+) -> None:
+    deliver(app, "messenger/policy_block.json")
+    process(app)
+    listing = admin_web.get("/channels").text
+    assert (
+        "Facebook blocked sending: The app sent messages that go against Messenger policies."
+        in listing
+    )
+    assert "Last event" in listing
+
+
+# --- Comments -----------------------------------------------------------------------------
+
+
+def test_a_comment_thread_is_one_conversation(app: Flask, page: Channel) -> None:
+    for name in ("comment_add", "comment_reply", "comment_by_page"):
+        deliver(app, f"feed/{name}.json")
+    process(app)
+    [conversation] = rows(app, Conversation)
+    assert conversation.source == "comment"
+    assert conversation.thread_id == "900000000000001_100000000000001"
+    assert conversation.post_url == "https://www.facebook.com/acme/posts/900000000000001"
+    texts = [(m.direction, m.text) for m in rows(app, Message)]
+    assert texts == [
+        ("in", "Is the shop open on Sunday?"),
+        ("in", "Also on holidays?"),
+        ("out", "Yes, 10 to 4!"),
+    ]
+    [contact] = rows(app, Contact)
+    assert contact.name == "Dan Díaz"
+
+
+def test_a_reply_before_its_comment_joins_the_same_thread(app: Flask, page: Channel) -> None:
+    deliver(app, "feed/comment_reply.json")
+    deliver(app, "feed/comment_add.json")
+    process(app)
+    assert len(rows(app, Conversation)) == 1
+    assert len(rows(app, Message)) == 2
+
+
+def test_a_comment_without_post_details(app: Flask, page: Channel) -> None:
+    deliver(app, "feed/comment_add_without_post.json")
+    process(app)
+    [conversation] = rows(app, Conversation)
+    assert conversation.post_url == "https://www.facebook.com/200000000000001_900000000000001"
+
+
+def test_edit_hide_unhide_and_remove_keep_the_record(app: Flask, page: Channel) -> None:
+    for name in ("comment_add", "comment_edited", "comment_hide"):
+        deliver(app, f"feed/{name}.json")
+    process(app)
+    original = message(app, "900000000000001_100000000000001")
+    assert original.text == "Is the shop open on Sunday morning?"
+    assert original.previous_texts == ["Is the shop open on Sunday?"]
+    assert original.hidden is True
+    for name in ("comment_unhide", "comment_remove"):
+        deliver(app, f"feed/{name}.json")
+    process(app)
+    removed = message(app, "900000000000001_100000000000001")
+    assert removed.hidden is False
+    assert removed.deleted_at is not None
+    assert removed.text == "Is the shop open on Sunday morning?"  # kept for the record
+    notes = [m.text for m in rows(app, Message, Message.system.is_(True))]
+    assert notes == [
+        "A comment was hidden on Facebook.",
+        "A comment was unhidden.",
+        "A comment was deleted on Facebook.",
+    ]
+
+
+# --- Routing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("messenger_to_chat", "comments_to_chat"), [(True, False), (False, True)])
+def test_new_conversations_follow_the_routing(
+    app: Flask, page: Channel, messenger_to_chat: bool, comments_to_chat: bool
+) -> None:
+    with app.app_context():
+        chat = ChatChannel(name="Support chat")
+        db.session.add(chat)
+        db.session.flush()
+        channel = db.session.get(Channel, page.id)
+        channel.messenger_chat_id = chat.id if messenger_to_chat else None
+        channel.comments_chat_id = chat.id if comments_to_chat else None
+        db.session.commit()
+    deliver(app, "messenger/text.json")
+    deliver(app, "feed/comment_add.json")
+    process(app)
+    modes = {c.source: (c.mode, c.chat_channel_id is not None) for c in rows(app, Conversation)}
+    assert modes["messenger"] == (("chat", True) if messenger_to_chat else ("ticket", False))
+    assert modes["comment"] == (("chat", True) if comments_to_chat else ("ticket", False))
+
+
+def test_the_inbox_lists_every_conversation(
+    app: Flask, page: Channel, agent_web: WebClient
+) -> None:
+    deliver(app, "messenger/text.json")
+    deliver(app, "feed/comment_add.json")
+    process(app)
+    inbox = agent_web.get("/inbox").text
+    assert "Cora Customer" in inbox
+    assert "Dan Díaz" in inbox
+    assert "Is the shop open on Sunday?" in inbox
+    assert "Acme Support" in inbox
+
+
+# --- Claiming and the log --------------------------------------------------------------------
+
+
+def test_two_processes_never_take_the_same_event(
+    app: Flask, app_factory: Callable[..., Flask]
+) -> None:
+    deliver(app, "messenger/batch.json")
+    other = app_factory()
+    with app.app_context():
+        first = inbound.claim(db.session, limit=2)
+    with other.app_context():
+        second = inbound.claim(db.session, limit=2)
+        nothing_left = inbound.claim(db.session, limit=2)
+        later = inbound.claim(
+            db.session, limit=5, now=utcnow() + inbound.LEASE + timedelta(seconds=1)
+        )
+    assert len(first) == 2
+    assert len(second) == 1
+    assert not set(first) & set(second)
+    assert nothing_left == []
+    assert sorted(later) == sorted(first + second)  # a dead worker's lease runs out
+
+
+def test_the_webhook_log_filters_shows_the_raw_body_and_reruns(
+    app: Flask, page: Channel, admin_web: WebClient
+) -> None:
+    deliver(app, "messenger/text.json")
+    deliver(app, "messenger/optin.json")
+    process(app)
+    everything = admin_web.get("/webhooks/log").text
+    assert "Customer message in conversation" in everything
+    ignored = admin_web.get("/webhooks/log?status=ignored", htmx=True).text
+    assert "opt-in" in ignored
+    assert "Customer message" not in ignored
+    assert "<html" not in ignored
+    [first, _] = rows(app, WebhookDelivery)
+    raw = admin_web.get(f"/webhooks/log/deliveries/{first.id}").text
+    assert "&#34;mid&#34;: &#34;m_text_1&#34;" in raw  # pretty-printed and escaped
+    assert "Grüße" in raw
+    [event, _] = rows(app, WebhookEvent)
+    admin_web.post(f"/webhooks/log/events/{event.id}/rerun")
+    assert rows(app, WebhookEvent, WebhookEvent.id == event.id)[0].status is EventStatus.PENDING
+    process(app)
+    assert (
+        rows(app, WebhookEvent, WebhookEvent.id == event.id)[0].outcome
+        == "Already recorded (a repeated delivery)"
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Message.id))) == 1
+
+
+def test_agents_cannot_see_the_webhook_log(agent_web: WebClient) -> None:
+    assert agent_web.get("/webhooks/log").status_code == 403
+    assert agent_web.get("/webhooks/log/deliveries/1").status_code == 403
+    assert agent_web.post("/webhooks/log/events/1/rerun").status_code == 403
