@@ -24,6 +24,7 @@ class WebhookWorker:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def ensure_started(self) -> None:
         """Start the sweep if this process has no worker thread yet (cheap otherwise)."""
@@ -40,10 +41,19 @@ class WebhookWorker:
                 self._thread.start()
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the current pass and end the thread (tests; shutdown)."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.wait(self.sweep_seconds)
             self._wake.clear()
+            if self._stopping:
+                return
             with self.app.app_context():
                 try:
                     inbound.drain(db.session, kit_factory=lambda: facebook_kit(self.app))

@@ -12,7 +12,6 @@ from flask import Flask
 from sqlalchemy import func, select, text
 from werkzeug.test import TestResponse
 
-from tests.facebook import ACME_SUPPORT, connect_pages
 from tests.helpers import WebClient
 from webapp.extensions import db
 from webapp.facebook.webhooks import sign
@@ -70,15 +69,6 @@ def rows(app: Flask, model: Any, *where: Any) -> list[Any]:
 def message(app: Flask, facebook_id: str) -> Message:
     [found] = rows(app, Message, Message.facebook_id == facebook_id)
     return found
-
-
-@pytest.fixture
-def page(app: Flask, admin_web: WebClient, live_server: str) -> Channel:
-    """Acme Support, connected through the real flow; Pagedesk reaches the sandbox over HTTP."""
-    app.config["BASE_URL"] = live_server
-    connect_pages(admin_web, ACME_SUPPORT)
-    [channel] = rows(app, Channel)
-    return channel
 
 
 # --- The endpoint ---------------------------------------------------------------------
@@ -166,7 +156,7 @@ def test_when_the_database_cannot_take_it_facebook_retries_and_nothing_half_writ
 
 
 def test_a_text_message_makes_a_contact_a_conversation_and_a_message(
-    app: Flask, page: Channel
+    app: Flask, connected: Channel
 ) -> None:
     deliver(app, "messenger/text.json")
     assert process(app).processed == 1
@@ -189,7 +179,7 @@ def test_a_text_message_makes_a_contact_a_conversation_and_a_message(
     assert event.status is EventStatus.DONE
 
 
-def test_attachments_of_every_type(app: Flask, page: Channel) -> None:
+def test_attachments_of_every_type(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/attachments.json")
     process(app)
     kinds = [a["type"] for a in message(app, "m_files_1").attachments]
@@ -197,7 +187,7 @@ def test_attachments_of_every_type(app: Flask, page: Channel) -> None:
     assert message(app, "m_files_1").attachments[4]["title"] == "TAHITI - Heaven on Earth"
 
 
-def test_a_sticker_in_both_forms_is_shown_once(app: Flask, page: Channel) -> None:
+def test_a_sticker_in_both_forms_is_shown_once(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/sticker_both_forms.json")
     deliver(app, "messenger/sticker_old_form_again.json")
     process(app)
@@ -212,7 +202,7 @@ def test_a_sticker_in_both_forms_is_shown_once(app: Flask, page: Channel) -> Non
     ]
 
 
-def test_quick_replies_replies_postbacks_and_no_profile(app: Flask, page: Channel) -> None:
+def test_quick_replies_replies_postbacks_and_no_profile(app: Flask, connected: Channel) -> None:
     for name in ("text", "quick_reply", "reply_to", "postback", "no_profile"):
         deliver(app, f"messenger/{name}.json")
     process(app)
@@ -229,7 +219,7 @@ def test_quick_replies_replies_postbacks_and_no_profile(app: Flask, page: Channe
     assert names[PHOEBE] == "Facebook user …0003"  # Facebook refused: 2018218
 
 
-def test_reactions_and_edits_keep_the_earlier_text(app: Flask, page: Channel) -> None:
+def test_reactions_and_edits_keep_the_earlier_text(app: Flask, connected: Channel) -> None:
     for name in ("text", "reaction", "edit"):
         deliver(app, f"messenger/{name}.json")
     process(app)
@@ -245,7 +235,9 @@ def test_reactions_and_edits_keep_the_earlier_text(app: Flask, page: Channel) ->
     assert again.previous_texts == ["Hello, is my order on its way? Grüße"]
 
 
-def test_an_echo_from_facebooks_inbox_then_delivery_and_read(app: Flask, page: Channel) -> None:
+def test_an_echo_from_facebooks_inbox_then_delivery_and_read(
+    app: Flask, connected: Channel
+) -> None:
     for name in ("text", "echo_from_page_inbox", "delivery"):
         deliver(app, f"messenger/{name}.json")
     process(app)
@@ -257,7 +249,7 @@ def test_an_echo_from_facebooks_inbox_then_delivery_and_read(app: Flask, page: C
     assert len(rows(app, Conversation)) == 1
 
 
-def test_a_read_before_the_echo_it_covers_still_applies(app: Flask, page: Channel) -> None:
+def test_a_read_before_the_echo_it_covers_still_applies(app: Flask, connected: Channel) -> None:
     for name in ("text", "read"):
         deliver(app, f"messenger/{name}.json")
     process(app)
@@ -266,7 +258,7 @@ def test_a_read_before_the_echo_it_covers_still_applies(app: Flask, page: Channe
     assert message(app, "m_echo_1").status == "read"
 
 
-def test_a_batch_of_entries_and_events(app: Flask, page: Channel) -> None:
+def test_a_batch_of_entries_and_events(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/batch.json")
     assert process(app).processed == 3
     assert [m.text for m in rows(app, Message, Message.facebook_id.like("m_batch_%"))] == [
@@ -277,13 +269,13 @@ def test_a_batch_of_entries_and_events(app: Flask, page: Channel) -> None:
     assert len(rows(app, Conversation)) == 2
 
 
-def test_ids_above_two_to_the_53_stay_exact(app: Flask, page: Channel) -> None:
+def test_ids_above_two_to_the_53_stay_exact(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/big_ids.json")
     process(app)
     assert [c.external_id for c in rows(app, Contact)] == ["12345678901234567890"]
 
 
-def test_a_duplicate_delivery_never_duplicates_a_message(app: Flask, page: Channel) -> None:
+def test_a_duplicate_delivery_never_duplicates_a_message(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/text.json")
     deliver(app, "messenger/text.json")
     process(app)
@@ -293,7 +285,7 @@ def test_a_duplicate_delivery_never_duplicates_a_message(app: Flask, page: Chann
     assert outcomes[1] == "Already recorded (a repeated delivery)"
 
 
-def test_an_edit_before_its_message_waits_and_is_retried(app: Flask, page: Channel) -> None:
+def test_an_edit_before_its_message_waits_and_is_retried(app: Flask, connected: Channel) -> None:
     deliver(app, "messenger/edit.json")
     process(app)
     [event] = rows(app, WebhookEvent)
@@ -308,7 +300,7 @@ def test_an_edit_before_its_message_waits_and_is_retried(app: Flask, page: Chann
 
 
 def test_a_failing_event_is_retried_with_backoff_then_marked_failed(
-    app: Flask, page: Channel
+    app: Flask, connected: Channel
 ) -> None:
     raw = body("messenger/text.json").replace(b'"mid": "m_text_1", ', b"")  # a message with no mid
     deliver(app, raw)
@@ -338,7 +330,7 @@ def test_a_failing_event_is_retried_with_backoff_then_marked_failed(
     ],
 )
 def test_events_pagedesk_does_not_act_on_are_ignored_with_their_type(
-    app: Flask, page: Channel, name: str, kind: str, outcome: str
+    app: Flask, connected: Channel, name: str, kind: str, outcome: str
 ) -> None:
     deliver(app, name)
     process(app)
@@ -348,7 +340,9 @@ def test_events_pagedesk_does_not_act_on_are_ignored_with_their_type(
     assert rows(app, Message) == []
 
 
-def test_events_for_a_page_that_is_not_connected_are_ignored(app: Flask, page: Channel) -> None:
+def test_events_for_a_page_that_is_not_connected_are_ignored(
+    app: Flask, connected: Channel
+) -> None:
     assert deliver(app, "messenger/not_connected_page.json").status_code == 200
     process(app)
     [event] = rows(app, WebhookEvent)
@@ -357,7 +351,7 @@ def test_events_for_a_page_that_is_not_connected_are_ignored(app: Flask, page: C
 
 
 def test_a_policy_block_is_shown_on_the_channel(
-    app: Flask, page: Channel, admin_web: WebClient
+    app: Flask, connected: Channel, admin_web: WebClient
 ) -> None:
     deliver(app, "messenger/policy_block.json")
     process(app)
@@ -372,7 +366,7 @@ def test_a_policy_block_is_shown_on_the_channel(
 # --- Comments -----------------------------------------------------------------------------
 
 
-def test_a_comment_thread_is_one_conversation(app: Flask, page: Channel) -> None:
+def test_a_comment_thread_is_one_conversation(app: Flask, connected: Channel) -> None:
     for name in ("comment_add", "comment_reply", "comment_by_page"):
         deliver(app, f"feed/{name}.json")
     process(app)
@@ -390,7 +384,7 @@ def test_a_comment_thread_is_one_conversation(app: Flask, page: Channel) -> None
     assert contact.name == "Dan Díaz"
 
 
-def test_a_reply_before_its_comment_joins_the_same_thread(app: Flask, page: Channel) -> None:
+def test_a_reply_before_its_comment_joins_the_same_thread(app: Flask, connected: Channel) -> None:
     deliver(app, "feed/comment_reply.json")
     deliver(app, "feed/comment_add.json")
     process(app)
@@ -398,14 +392,14 @@ def test_a_reply_before_its_comment_joins_the_same_thread(app: Flask, page: Chan
     assert len(rows(app, Message)) == 2
 
 
-def test_a_comment_without_post_details(app: Flask, page: Channel) -> None:
+def test_a_comment_without_post_details(app: Flask, connected: Channel) -> None:
     deliver(app, "feed/comment_add_without_post.json")
     process(app)
     [conversation] = rows(app, Conversation)
     assert conversation.post_url == "https://www.facebook.com/200000000000001_900000000000001"
 
 
-def test_edit_hide_unhide_and_remove_keep_the_record(app: Flask, page: Channel) -> None:
+def test_edit_hide_unhide_and_remove_keep_the_record(app: Flask, connected: Channel) -> None:
     for name in ("comment_add", "comment_edited", "comment_hide"):
         deliver(app, f"feed/{name}.json")
     process(app)
@@ -433,13 +427,13 @@ def test_edit_hide_unhide_and_remove_keep_the_record(app: Flask, page: Channel) 
 
 @pytest.mark.parametrize(("messenger_to_chat", "comments_to_chat"), [(True, False), (False, True)])
 def test_new_conversations_follow_the_routing(
-    app: Flask, page: Channel, messenger_to_chat: bool, comments_to_chat: bool
+    app: Flask, connected: Channel, messenger_to_chat: bool, comments_to_chat: bool
 ) -> None:
     with app.app_context():
         chat = ChatChannel(name="Support chat")
         db.session.add(chat)
         db.session.flush()
-        channel = db.session.get(Channel, page.id)
+        channel = db.session.get(Channel, connected.id)
         channel.messenger_chat_id = chat.id if messenger_to_chat else None
         channel.comments_chat_id = chat.id if comments_to_chat else None
         db.session.commit()
@@ -452,7 +446,7 @@ def test_new_conversations_follow_the_routing(
 
 
 def test_the_inbox_lists_every_conversation(
-    app: Flask, page: Channel, agent_web: WebClient
+    app: Flask, connected: Channel, agent_web: WebClient
 ) -> None:
     deliver(app, "messenger/text.json")
     deliver(app, "feed/comment_add.json")
@@ -488,7 +482,7 @@ def test_two_processes_never_take_the_same_event(
 
 
 def test_the_webhook_log_filters_shows_the_raw_body_and_reruns(
-    app: Flask, page: Channel, admin_web: WebClient
+    app: Flask, connected: Channel, admin_web: WebClient
 ) -> None:
     deliver(app, "messenger/text.json")
     deliver(app, "messenger/optin.json")

@@ -69,6 +69,10 @@ def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> 
         and_(WebhookEvent.status == EventStatus.PENDING, WebhookEvent.next_attempt_at <= now),
         and_(WebhookEvent.status == EventStatus.PROCESSING, WebhookEvent.lease_until < now),
     )
+    # Two steps, not UPDATE ... WHERE id IN (SELECT ... LIMIT): PostgreSQL may run such a
+    # subquery more than once and claim more than ``limit``. The locked SELECT keeps other
+    # PostgreSQL workers off these rows; the ``ready`` re-check does it on SQLite, whose
+    # writers take turns.
     candidates = (
         select(WebhookEvent.id)
         .where(ready)
@@ -76,9 +80,13 @@ def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> 
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    ids = list(session.scalars(candidates))
+    if not ids:
+        session.commit()
+        return []
     claimed = session.execute(
         update(WebhookEvent)
-        .where(WebhookEvent.id.in_(candidates), ready)
+        .where(WebhookEvent.id.in_(ids), ready)
         .values(
             status=EventStatus.PROCESSING, lease_until=now + LEASE, tries=WebhookEvent.tries + 1
         )

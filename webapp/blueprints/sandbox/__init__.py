@@ -4,6 +4,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from webapp.blueprints.sandbox import simulator_routes  # noqa: F401 (its views join bp)
+from webapp.blueprints.sandbox.courier import Courier
 from webapp.blueprints.sandbox.routes import bp
 from webapp.blueprints.sandbox.world import SandboxWorld
 
@@ -15,6 +17,11 @@ def init_app(app: Flask) -> None:
         app_id=app.config["FACEBOOK_APP_ID"],
         app_secret=app.config["FACEBOOK_APP_SECRET"],
         app_name="Pagedesk",
+    )
+    base = app.config  # read at send time: tests move BASE_URL to their server's port
+    app.extensions["facebook_sandbox_courier"] = Courier(
+        url=lambda: base["BASE_URL"].rstrip("/") + "/webhooks/facebook",
+        app_secret=app.config["FACEBOOK_APP_SECRET"],
     )
     app.register_blueprint(bp)
 

@@ -385,6 +385,26 @@ class SandboxWorld:
                     return f"{customer['first_name']} {customer['last_name']}"
         return None
 
+    def subscribed(self, page_id: str, field: str) -> bool:
+        """Whether Facebook would send this page's ``field`` events to the app."""
+        with self.state() as world:
+            fields = world["pages"].get(page_id, {}).get("subscriptions", {}).get(self.app_id)
+        return bool(fields) and field in fields
+
+    def installed_pages(self) -> list[dict[str, Any]]:
+        """Pages the app is installed on: the ones the customer simulator can write to."""
+        with self.state() as world:
+            return [p for p in world["pages"].values() if p["subscriptions"].get(self.app_id)]
+
+    def remember(self, page_id: str, psid: str, key: str, value: str) -> None:
+        """Keep a customer's last message or comment id, for reactions and edits."""
+        with self.state() as world:
+            world.setdefault("threads", {}).setdefault(f"{page_id}:{psid}", {})[key] = value
+
+    def recall(self, page_id: str, psid: str, key: str) -> str | None:
+        with self.state() as world:
+            return world.get("threads", {}).get(f"{page_id}:{psid}", {}).get(key)
+
     def state_tokens(self) -> list[str]:
         """Every token ever issued (tests look for them where they must not be)."""
         with self.state() as world:
