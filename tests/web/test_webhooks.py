@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
@@ -513,3 +515,23 @@ def test_agents_cannot_see_the_webhook_log(agent_web: WebClient) -> None:
     assert agent_web.get("/webhooks/log").status_code == 403
     assert agent_web.get("/webhooks/log/deliveries/1").status_code == 403
     assert agent_web.post("/webhooks/log/events/1/rerun").status_code == 403
+
+
+def test_concurrent_deliveries_are_each_stored_once(app: Flask, live_server: str) -> None:
+    """Many POSTs at once share commits (group commit); each is answered after its own."""
+    template = body("messenger/text.json")
+    bodies = [template.replace(b"m_text_1", f"m_many_{n}".encode()) for n in range(40)]
+    secret = app.config["FACEBOOK_APP_SECRET"]
+
+    def post(raw: bytes) -> int:
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(raw, secret)}
+        return httpx.post(
+            f"{live_server}/webhooks/facebook", content=raw, headers=headers
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(post, bodies))
+    assert statuses == [200] * 40
+    stored = sorted(d.body for d in rows(app, WebhookDelivery))
+    assert stored == sorted(bodies)
+    assert len(rows(app, WebhookEvent)) == 40

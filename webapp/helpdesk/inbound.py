@@ -8,6 +8,7 @@ marked failed with its error, and never silently dropped.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,26 +27,75 @@ MAX_TRIES = 8
 LEASE = timedelta(minutes=2)
 
 
+@dataclass
+class _Ticket:
+    raw: bytes
+    done: bool = False
+    delivery_id: int | None = None
+    error: Exception | None = None
+
+
+# Group commit: each process has one writer at a time, and it writes every delivery
+# queued by then in one transaction: one fsync for many deliveries, and no thread
+# sleeping in SQLite's busy handler. A request answers only after its own commit.
+_WRITE = threading.Lock()
+_QUEUE_LOCK = threading.Lock()
+_queue: list[_Ticket] = []
+
+
 def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None) -> int:
-    """Keep a signed body and its events (pending); record a malformed one and re-raise."""
-    now = now or utcnow()
+    """Keep a signed body and its events (pending), committed before this returns.
+
+    A malformed body is recorded and :class:`MalformedWebhookError` raised; a
+    database failure raises for every delivery of the batch, and none is kept.
+    """
+    ticket = _Ticket(raw)
+    with _QUEUE_LOCK:
+        _queue.append(ticket)
+    with _WRITE:
+        if not ticket.done:
+            with _QUEUE_LOCK:
+                batch = _queue[:]
+                _queue.clear()
+            _write(session, batch, now or utcnow())
+    if ticket.error is not None:
+        raise ticket.error
+    assert ticket.delivery_id is not None  # noqa: S101 (set by the writer)
+    return ticket.delivery_id
+
+
+def _write(session: Session, batch: list[_Ticket], now: datetime) -> None:
     try:
-        items = split(raw)
-    except MalformedWebhookError as error:
-        session.execute(
-            insert(WebhookDelivery).values(body=raw, received_at=now, error=str(error)[:500])
-        )
+        for ticket in batch:
+            _add(session, ticket, now)
         session.commit()
+    except Exception as error:
+        session.rollback()
+        for ticket in batch:
+            ticket.error = error
         raise
-    delivery_id = session.execute(
+    finally:
+        for ticket in batch:
+            ticket.done = True
+
+
+def _add(session: Session, ticket: _Ticket, now: datetime) -> None:
+    try:
+        items = split(ticket.raw)
+    except MalformedWebhookError as error:
+        values = {"body": ticket.raw, "received_at": now, "error": str(error)[:500]}
+        session.execute(insert(WebhookDelivery).values(**values))
+        ticket.error = error
+        return
+    ticket.delivery_id = session.execute(
         insert(WebhookDelivery)
-        .values(body=raw, received_at=now, event_count=len(items))
+        .values(body=ticket.raw, received_at=now, event_count=len(items))
         .returning(WebhookDelivery.id)
     ).scalar_one()
     if items:
         rows = [
             {
-                "delivery_id": delivery_id,
+                "delivery_id": ticket.delivery_id,
                 "position": position,
                 "page_id": item.page_id,
                 "kind": item.kind,
@@ -58,8 +108,6 @@ def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None)
             for position, item in enumerate(items)
         ]
         session.execute(insert(WebhookEvent), rows)
-    session.commit()
-    return delivery_id
 
 
 def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[int]:

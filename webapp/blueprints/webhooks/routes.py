@@ -23,6 +23,13 @@ def plain(text: str, status: int) -> Response:
     return response
 
 
+@bp.get("/healthz", endpoint="healthz")
+@public
+def healthz() -> Response:
+    """For load balancers and benchmarks: the app answers, nothing more."""
+    return plain("ok", 200)
+
+
 @bp.get("/facebook")
 @public
 def verify() -> Response:

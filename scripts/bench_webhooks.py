@@ -1,0 +1,215 @@
+"""Webhook intake benchmark: gunicorn (2 workers) on loopback, wrk against a bare
+endpoint and against /webhooks/facebook with signed, unique bodies (1-5 events each);
+then wait for processing and check every acknowledged event was ingested exactly once.
+
+Run by `make bench`; prints req/s, p50 and p99 for each, and the ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+PAGE_ID = "200000000000001"
+BODIES = int(os.environ.get("BENCH_BODIES", "40000"))
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
+
+LUA = """
+local bodies, sigs, i, step = {}, {}, 0, 1
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("offset", count)
+end
+function init(args)
+  for line in io.lines(os.getenv("BENCH_FILE")) do
+    local sig, body = line:match("([^\\t]+)\\t(.*)")
+    sigs[#sigs + 1] = sig
+    bodies[#bodies + 1] = body
+  end
+  i = tonumber(offset) or 1
+  step = 2
+end
+function request()
+  local n = i
+  i = i + step
+  if n > #bodies then n = ((n - 1) % #bodies) + 1 end
+  return wrk.format("POST", "/webhooks/facebook",
+    {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = sigs[n]}, bodies[n])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args], env=env, cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+
+
+def make_bodies(path: Path, secret: str) -> int:
+    """Signed bodies in Facebook's shape, each with 1-5 message events of unique mids."""
+    sys.path.insert(0, str(ROOT))
+    from webapp.facebook.webhooks import sign
+
+    rng, events = random.Random(7), 0
+    with path.open("w") as out:
+        for n in range(BODIES):
+            batch = []
+            for k in range(rng.randint(1, 5)):
+                psid = f"70000010000{rng.randint(0, 199):04d}"
+                batch.append({
+                    "sender": {"id": psid}, "recipient": {"id": PAGE_ID},
+                    "timestamp": 1790000000000 + n * 10 + k,
+                    "message": {"mid": f"m_bench_{n}_{k}", "text": f"Where is my order {n}-{k}? Grüße"},
+                })  # fmt: skip
+            events += len(batch)
+            body = {
+                "object": "page",
+                "entry": [{"id": PAGE_ID, "time": 1790000000000 + n, "messaging": batch}],
+            }
+            raw = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
+            out.write(f"{sign(raw, secret)}\t{raw.decode()}\n")
+    return events
+
+
+def wrk(url: str, script: Path | None, env: dict[str, str]) -> dict[str, float]:
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+    if script:
+        command += ["-s", str(script)]
+    output = subprocess.run(
+        [*command, url], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+    def grab(pattern: str) -> str:
+        match = re.search(pattern, output)
+        return match.group(1) if match else "0"
+
+    def ms(value: str) -> float:
+        number, unit = float(re.match(r"[\d.]+", value).group()), re.sub(r"[\d.]+", "", value)
+        return number * {"us": 0.001, "ms": 1, "s": 1000}.get(unit, 1)
+
+    return {
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)")),
+        "p50": ms(grab(r"\s50%\s+(\S+)")),
+        "p99": ms(grab(r"\s99%\s+(\S+)")),
+        "requests": int(grab(r"(\d+) requests in")),
+        "non2xx": int(grab(r"Non-2xx or 3xx responses: (\d+)")),
+        "errors": sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)),
+    }
+
+
+def main() -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="pagedesk-bench-"))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch}/bench.db", "SECRET_KEY": "bench",
+           "SCHEDULER": "off", "BASE_URL": "http://127.0.0.1:1", "BENCH_FILE": str(scratch / "bodies.tsv")}  # fmt: skip
+    flask(env, "db", "upgrade")
+    secret = (
+        flask(
+            env,
+            "shell",
+            "-c",
+            "from flask import current_app as a; print(a.config['FACEBOOK_APP_SECRET'])",
+        ).strip()
+        if False
+        else None
+    )
+    code = (
+        "from webapp.extensions import db; from webapp.models import Channel; from flask import current_app as a;"
+        f"db.session.add(Channel(page_id='{PAGE_ID}', name='Bench page')); db.session.commit();"
+        "print(a.config['FACEBOOK_APP_SECRET'])"
+    )
+    secret = subprocess.run([str(BIN / "python"), "-c", f"from wsgi import app\nwith app.app_context():\n    exec({code!r})"],
+                            env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]  # fmt: skip
+    make_bodies(scratch / "bodies.tsv", secret)
+    (scratch / "post.lua").write_text(LUA)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class",
+         "gthread", "--threads", "8", "--log-level", "warning", "wsgi:app"], env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        # Warm both workers up first (imports, engine, first connections): not what we measure.
+        subprocess.run(
+            ["wrk", "-t2", "-c16", "-d2s", f"{base}/webhooks/healthz"], capture_output=True
+        )
+        bare = wrk(f"{base}/webhooks/healthz", None, env)
+        hooks = wrk(f"{base}/webhooks/facebook", scratch / "post.lua", env)
+        print(
+            f"Webhook intake: gunicorn 2 workers x 8 threads, SQLite, {CONNECTIONS} connections, {DURATION} each"
+        )
+        for name, r in (("(a) bare endpoint  ", bare), ("(b) /webhooks/facebook", hooks)):
+            print(
+                f"  {name}: {r['rps']:8.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
+                f"   non-2xx {r['non2xx']}   socket errors {r['errors']}"
+            )
+        print(f"  ratio b/a: {hooks['rps'] / bare['rps']:.2f}")
+        if hooks["requests"] > BODIES:
+            print(
+                f"  note: {hooks['requests']} requests > {BODIES} unique bodies; raise BENCH_BODIES"
+            )
+        return check(env, hooks)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def check(env: dict[str, str], hooks: dict[str, float]) -> int:
+    """Wait until nothing is pending, then count: stored once, ingested once."""
+    code = (
+        "from sqlalchemy import func, select\n"
+        "from webapp.extensions import db\n"
+        "from webapp.models import Message, WebhookDelivery, WebhookEvent\n"
+        "with app.app_context():\n"
+        "    c = lambda q: db.session.scalar(q)\n"
+        "    print(c(select(func.count(WebhookDelivery.id))), c(select(func.sum(WebhookDelivery.event_count))),"
+        " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing']))),"
+        " c(select(func.count(Message.id))), c(select(func.count(func.distinct(Message.facebook_id)))),"
+        " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status == 'done')))\n"
+    )
+    started = time.monotonic()
+    while True:
+        out = subprocess.run([str(BIN / "python"), "-c", "from wsgi import app\n" + code], env=env, cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
+        deliveries, events, waiting, messages, unique, done = (int(x or 0) for x in out)
+        if waiting == 0 or time.monotonic() - started > 300:
+            break
+        time.sleep(1)
+    acknowledged = int(hooks["requests"] - hooks["non2xx"])
+    print(f"  processing finished {time.monotonic() - started:.1f} s after the load stopped")
+    print(
+        f"  acknowledged {acknowledged} deliveries; stored {deliveries} with {events} events;"
+        f" {done} events done; {messages} messages, {unique} distinct"
+    )
+    ok = deliveries >= acknowledged and waiting == 0 and messages == unique == events == done
+    print("  exactly once: " + ("yes" if ok else "NO"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
