@@ -13,6 +13,11 @@ from webapp.helpdesk.vault import Vault
 CALLBACK_PATH = "/channels/facebook/callback"
 
 
+def vault_for(app: Flask) -> Vault:
+    """The token vault alone, for code that reads sealed tokens without calling Facebook."""
+    return Vault(app.config["SECRET_KEY"])
+
+
 def facebook_kit(app: Flask) -> FacebookKit:
     """Clients for the real Facebook, or for the built-in sandbox over HTTP."""
     config = app.config
@@ -30,5 +35,5 @@ def facebook_kit(app: Flask) -> FacebookKit:
             redirect_uri=config["BASE_URL"].rstrip("/") + CALLBACK_PATH,
             **common,
         ),
-        vault=Vault(config["SECRET_KEY"]),
+        vault=vault_for(app),
     )

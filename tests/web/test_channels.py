@@ -147,3 +147,10 @@ def test_agents_do_not_see_admin_navigation(agent_web: WebClient, url: str) -> N
     page = agent_web.get("/inbox")
     assert f'href="{url}"' not in page.text
     assert "Your inbox is empty for now" in page.text
+
+
+@pytest.mark.parametrize("url", ["/channels", "/team"])
+def test_an_htmx_get_of_a_page_gets_the_whole_page(admin_web: WebClient, url: str) -> None:
+    page = admin_web.get(url, htmx=True)
+    assert page.status_code == 200
+    assert "<html" in page.text

@@ -17,7 +17,7 @@ from webapp.extensions import db
 from webapp.helpdesk import channels, chats, connect
 from webapp.helpdesk.errors import DomainError
 from webapp.helpdesk.kit import FacebookKit
-from webapp.integrations import facebook_kit
+from webapp.integrations import facebook_kit, vault_for
 from webapp.web import render, render_change
 
 STATE_KEY = "facebook_login_state"
@@ -78,8 +78,8 @@ def selection(
     pending_id: str, *blocks: str, status: int = 200, progress: list[str] | None = None
 ) -> Response:
     pending = connect.get_pending(db.session, pending_id=pending_id, admin_id=current_user.id)
-    with kit() as facebook:
-        choices = connect.page_choices(db.session, pending=pending, vault=facebook.vault)
+    vault = vault_for(current_app)
+    choices = connect.page_choices(db.session, pending=pending, vault=vault)
     picked = set(request.form.getlist("page_id"))
     names = {choice.id: choice.name for choice in choices}
     return render(

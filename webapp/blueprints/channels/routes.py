@@ -21,18 +21,19 @@ def warn_days() -> int:
     return max(current_app.config["TOKEN_REMINDER_DAYS"], default=14)
 
 
-def channels_page(form: ChatChannelForm, *, status: int = 200) -> Response:
+def channels_page(form: ChatChannelForm, *, refused: bool = False) -> Response:
+    """The Channels page; after a refused add, HTMX gets just the form with its errors."""
     views = [
         channels.describe(page, warn_days=warn_days())
         for page in channels.list_page_channels(db.session)
     ]
     return render(
         "channels/index.html",
-        oob=["new_chat_form"],
+        oob=["new_chat_form"] if refused else [],
+        status=422 if refused else 200,
         pages=views,
         chats=chats.list_chat_channels(db.session),
         form=form,
-        status=status,
     )
 
 
@@ -77,7 +78,7 @@ def create_chat() -> Response:
                 chat=chat,
                 form=ChatChannelForm(formdata=None),
             )
-    return channels_page(form, status=422)
+    return channels_page(form, refused=True)
 
 
 @bp.post("/chats/<int:chat_id>")

@@ -19,10 +19,14 @@ bp = Blueprint("team", __name__, url_prefix="/team")
 bp.before_request(require_admin)
 
 
-def team_page(form: MemberForm, *, status: int = 200) -> Response:
-    members = accounts.list_users(db.session)
+def team_page(form: MemberForm, *, refused: bool = False) -> Response:
+    """The Team page; after a refused add, HTMX gets just the form with its errors."""
     return render(
-        "team/index.html", oob=["new_member_form"], members=members, form=form, status=status
+        "team/index.html",
+        oob=["new_member_form"] if refused else [],
+        status=422 if refused else 200,
+        members=accounts.list_users(db.session),
+        form=form,
     )
 
 
@@ -67,7 +71,7 @@ def create() -> Response:
                 member=user,
                 form=MemberForm(formdata=None),
             )
-    return team_page(form, status=422)
+    return team_page(form, refused=True)
 
 
 def apply(user_id: int, change: str, action: Callable[[], User]) -> Response:
