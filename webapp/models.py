@@ -116,6 +116,13 @@ class Channel(db.Model):
     last_event_at: Mapped[datetime | None]
     # Facebook's messaging_policy_enforcement: "block" stops sends; admins see the reason.
     policy_block: Mapped[str | None] = mapped_column(String(1000))
+    # Out-of-window messaging (reference §7): each needs Facebook's approval first.
+    human_agent_enabled: Mapped[bool] = mapped_column(default=False)
+    subscription_enabled: Mapped[bool] = mapped_column(default=False)
+    subscription_use: Mapped[str | None] = mapped_column(String(500))
+    # One term per line; None means Pagedesk's default list (webapp/facebook/policy.py).
+    promotional_terms: Mapped[str | None] = mapped_column(Text)
+    last_checked_at: Mapped[datetime | None]
     connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # None routes to tickets, the default the help article promises.
     messenger_chat_id: Mapped[int | None] = mapped_column(ForeignKey("chat_channels.id"))
@@ -232,7 +239,11 @@ class Conversation(db.Model):
     """A Messenger thread with one contact, or one comment thread under a post."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_activity", "last_activity_at"),)
+    __table_args__ = (
+        Index("ix_conversations_activity", "last_activity_at"),
+        Index("ix_conversations_updated", "updated_at"),
+        Index("ix_conversations_window", "last_customer_message_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"), index=True)
@@ -254,10 +265,15 @@ class Conversation(db.Model):
     # Highest delivery and read watermarks seen, applied to outbound messages sent later too.
     delivered_watermark: Mapped[datetime | None]
     read_watermark: Mapped[datetime | None]
+    # Customer messages no agent has looked at yet (the chat queue's badge).
+    unread_count: Mapped[int] = mapped_column(default=0)
+    # Bumped by every change anyone could see: the inbox's cheap "anything new?" marker.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     channel: Mapped[Channel] = relationship()
     contact: Mapped[Contact] = relationship()
+    assignee: Mapped[User | None] = relationship()
     chat_channel: Mapped[ChatChannel | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="(Message.sent_at, Message.id)"
@@ -270,12 +286,46 @@ class Direction(StrEnum):
     INTERNAL = "internal"  # notes and system lines: never sent to Facebook
 
 
+class MessageKind(StrEnum):
+    """Under which of Facebook's rules an outbound message goes (reference §7)."""
+
+    STANDARD = "standard"
+    HUMAN_AGENT = "human_agent"
+    SUBSCRIPTION = "subscription"
+    NOTE = "note"
+
+
+class OutboundStatus(StrEnum):
+    """Where a reply is on its way to Facebook."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed with a lease; the HTTP call is under way
+    UNCONFIRMED = "unconfirmed"  # Facebook's answer was lost: the echo settles it
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    HELD = "held"  # the page has no valid key: kept until it is reconnected
+
+
+class Route(StrEnum):
+    """How an outbound message reaches the customer."""
+
+    MESSENGER = "messenger"  # Send API to the PSID
+    COMMENT_REPLY = "comment_reply"  # POST /{comment-id}/comments, public
+    PRIVATE_REPLY = "private_reply"  # Send API with recipient.comment_id
+
+
 class Message(db.Model):
     """A message, comment, note or system line in a conversation."""
 
     __tablename__ = "messages"
     # A replayed webhook finds the message it already made: never a duplicate.
-    __table_args__ = (UniqueConstraint("channel_id", "facebook_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "facebook_id"),
+        Index("ix_messages_outbox", "status", "next_attempt_at"),
+        Index("ix_messages_thread", "conversation_id", "sent_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -291,10 +341,23 @@ class Message(db.Model):
     reactions: Mapped[dict] = mapped_column(JSON, default=dict)
     quick_reply: Mapped[str | None] = mapped_column(String(1000))
     reply_to: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str | None] = mapped_column(String(20))  # outbound: sent, delivered, read...
+    status: Mapped[OutboundStatus | None] = mapped_column(_enum(OutboundStatus))
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind), default=MessageKind.STANDARD)
+    route: Mapped[Route | None] = mapped_column(_enum(Route))
+    # The comment an outbound comment reply or private reply answers.
+    target_comment_id: Mapped[str | None] = mapped_column(String(200))
+    # The outbox: tries so far, when to try again, and who holds it until when.
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(String(500))  # in words a person understands
+    failure_code: Mapped[str | None] = mapped_column(String(40))  # Facebook's code/subcode
+    # Inbound comments: Facebook allows one private reply per comment.
+    privately_replied_at: Mapped[datetime | None]
     hidden: Mapped[bool] = mapped_column(default=False)
     deleted_at: Mapped[datetime | None]
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
