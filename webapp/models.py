@@ -352,6 +352,8 @@ class Message(db.Model):
     lease_until: Mapped[datetime | None]
     failure: Mapped[str | None] = mapped_column(String(500))  # in words a person understands
     failure_code: Mapped[str | None] = mapped_column(String(40))  # Facebook's code/subcode
+    # The composer's one-time key: a double-clicked Send makes one message, not two.
+    client_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Inbound comments: Facebook allows one private reply per comment.
     privately_replied_at: Mapped[datetime | None]
     hidden: Mapped[bool] = mapped_column(default=False)
@@ -361,3 +363,17 @@ class Message(db.Model):
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
+
+
+class Upload(db.Model):
+    """A file an agent attached to a reply, kept in the database so every app server has it."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    mimetype: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

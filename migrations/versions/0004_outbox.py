@@ -18,6 +18,17 @@ STATUSES = ('queued', 'sending', 'unconfirmed', 'sent', 'delivered', 'read', 'fa
 
 
 def upgrade():
+    op.create_table('uploads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('mimetype', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_uploads_uploaded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_uploads'))
+    )
     with op.batch_alter_table('channels', schema=None) as batch_op:
         batch_op.add_column(sa.Column('human_agent_enabled', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('subscription_enabled', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -43,15 +54,20 @@ def upgrade():
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('failure', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('failure_code', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('client_key', sa.String(length=64), nullable=True))
+        batch_op.create_unique_constraint('uq_messages_client_key', ['client_key'])
         batch_op.add_column(sa.Column('privately_replied_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_messages_outbox', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_messages_thread', ['conversation_id', 'sent_at', 'id'], unique=False)
 
 
 def downgrade():
+    op.drop_table('uploads')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index('ix_messages_thread')
         batch_op.drop_index('ix_messages_outbox')
+        batch_op.drop_constraint('uq_messages_client_key', type_='unique')
+        batch_op.drop_column('client_key')
         for name in ('privately_replied_at', 'failure_code', 'failure', 'lease_until',
                      'next_attempt_at', 'attempts', 'target_comment_id', 'route', 'kind'):
             batch_op.drop_column(name)
