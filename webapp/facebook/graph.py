@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 
-from webapp.facebook.errors import GraphError, TransientError, error_from
+from webapp.facebook.errors import GraphError, OutcomeUnknownError, TransientError, error_from
+from webapp.facebook.messaging import MessagingMixin
+from webapp.facebook.messaging import SendResult as SendResult  # re-exported
 
 # Everything a helpdesk needs from a page (reference §4.4).
 SUBSCRIBED_FIELDS = (
@@ -73,7 +75,7 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
 
-class GraphClient:
+class GraphClient(MessagingMixin):
     """Calls the Graph API with httpx; raises :mod:`webapp.facebook.errors` types.
 
     Tokens travel in the ``Authorization`` header, never in a URL, so no access
@@ -114,20 +116,28 @@ class GraphClient:
         token: str,
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        json: Any = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        acts_once: bool = False,
     ) -> Any:
-        """One Graph call; the JSON answer, or a typed :class:`GraphError`."""
+        """One Graph call; the JSON answer, or a typed :class:`GraphError`.
+
+        ``acts_once`` marks a call that must not happen twice (a message, a public
+        reply): once it may have reached Facebook, a lost answer is an
+        :class:`OutcomeUnknownError`, not a transient one.
+        """
         try:
             response = self._http.request(
                 method,
                 path.lstrip("/"),
                 params=params,
                 data=data,
+                json=json,
+                files=files,
                 headers={"Authorization": f"Bearer {token}"},
             )
-        except httpx.TimeoutException:
-            raise TransientError("Facebook did not answer in time.") from None
-        except httpx.TransportError:
-            raise TransientError("Facebook could not be reached.") from None
+        except httpx.HTTPError as error:
+            raise _transport_error(error, acts_once=acts_once) from None
         try:
             body = response.json()
         except ValueError:
@@ -222,6 +232,22 @@ class GraphClient:
     def unsubscribe_app(self, page_id: str, page_token: str) -> None:
         """Uninstall the app from the page: no more webhooks from it."""
         _require_success(self.request("DELETE", f"{page_id}/subscribed_apps", token=page_token))
+
+
+# Failures that happen before a request leaves: Facebook cannot have acted on it.
+NOT_SENT = (
+    httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+    httpx.UnsupportedProtocol, httpx.LocalProtocolError,
+)  # fmt: skip
+
+
+def _transport_error(error: httpx.HTTPError, *, acts_once: bool) -> GraphError:
+    """The typed error for a call that got no answer (no request attached: URLs hold ids)."""
+    if acts_once and not isinstance(error, NOT_SENT):
+        return OutcomeUnknownError("Facebook's answer was lost after the request was sent.")
+    if isinstance(error, httpx.TimeoutException):
+        return TransientError("Facebook did not answer in time.")
+    return TransientError("Facebook could not be reached.")
 
 
 def _str(value: Any) -> str | None:
