@@ -8,8 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from webapp.facebook import policy
 from webapp.helpdesk.errors import DomainError
 from webapp.models import Channel, ChannelStatus, ChatChannel, utcnow
+
+SUBSCRIPTION_USE_MAX = 500  # the column's width
 
 STATUS_LABELS = {
     ChannelStatus.ACTIVE: "Active",
@@ -65,5 +68,50 @@ def update_routing(
             raise DomainError("That chat channel no longer exists. Pick another.")
     channel.messenger_chat_id = messenger_chat_id
     channel.comments_chat_id = comments_chat_id
+    session.commit()
+    return channel
+
+
+def messaging_rules(channel: Channel) -> policy.Rules:
+    """What this page may send after the 24-hour window, for the policy functions."""
+    return policy.Rules(
+        human_agent_enabled=channel.human_agent_enabled,
+        subscription_enabled=channel.subscription_enabled,
+    )
+
+
+def promotional_terms_for(channel: Channel) -> tuple[str, ...]:
+    """The words that mark a message as promotional on this page (the default list if unset)."""
+    return policy.parse_terms(channel.promotional_terms)
+
+
+def update_messaging_rules(
+    session: Session,
+    *,
+    channel: Channel,
+    human_agent_enabled: bool,
+    subscription_enabled: bool,
+    subscription_use: str | None,
+    promotional_terms: str | None,
+) -> Channel:
+    """Save how a page may reply after 24 hours, and which words count as promotional.
+
+    The default list saved unchanged is stored as None, so the page follows
+    Pagedesk's list if that improves.
+    """
+    use = " ".join((subscription_use or "").split()) or None
+    if subscription_enabled and use is None:
+        raise DomainError(
+            "Say what Facebook approved subscription messages for: they can't be turned on"
+            " without it."
+        )
+    if use is not None and len(use) > SUBSCRIPTION_USE_MAX:
+        raise DomainError(
+            f"Describe the approved use in {SUBSCRIPTION_USE_MAX} characters or fewer."
+        )
+    channel.human_agent_enabled = human_agent_enabled
+    channel.subscription_enabled = subscription_enabled
+    channel.subscription_use = use
+    channel.promotional_terms = policy.terms_to_store(promotional_terms)
     session.commit()
     return channel
