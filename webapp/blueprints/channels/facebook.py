@@ -11,13 +11,14 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from webapp.blueprints.channels.forms import RoutingForm
+from webapp.blueprints.channels.forms import MessagingRulesForm, RoutingForm
 from webapp.blueprints.channels.routes import bp, warn_days
 from webapp.extensions import db
 from webapp.helpdesk import channels, chats, connect
 from webapp.helpdesk.errors import DomainError
 from webapp.helpdesk.kit import FacebookKit
 from webapp.integrations import facebook_kit, vault_for
+from webapp.models import Channel
 from webapp.web import render, render_change
 
 STATE_KEY = "facebook_login_state"
@@ -150,32 +151,88 @@ def facebook_connect_page(pending_id: str, page_id: str) -> Response:
     return render("channels/facebook_result.html", "outcome", outcome=outcome)
 
 
-@bp.route("/<int:channel_id>/settings", methods=["GET", "POST"])
-def settings(channel_id: int) -> Response:
-    """Where a page's Messenger messages and comments go: tickets or a chat channel."""
-    channel = connect.get_channel(db.session, channel_id)
-    form = RoutingForm(obj=channel)
+def routing_form(channel: Channel, *, submitted: bool = True) -> RoutingForm:
+    """The routing form; ``submitted=False`` shows what is stored, whatever was posted."""
+    form = RoutingForm(obj=channel) if submitted else RoutingForm(formdata=None, obj=channel)
     choices = [SelectChoice("", "Tickets")] + [
         SelectChoice(str(chat.id), chat.name) for chat in chats.list_chat_channels(db.session)
     ]
     form.messenger_chat_id.choices = form.comments_chat_id.choices = choices
+    return form
+
+
+def messaging_form(channel: Channel, *, submitted: bool = True) -> MessagingRulesForm:
+    """The "Replying after 24 hours" form, the promotional words one per line."""
+    stored = {
+        "human_agent_enabled": channel.human_agent_enabled,
+        "subscription_enabled": channel.subscription_enabled,
+        "subscription_use": channel.subscription_use or "",
+        "promotional_terms": "\n".join(channels.promotional_terms_for(channel)),
+    }
+    if submitted:
+        return MessagingRulesForm(**stored)
+    return MessagingRulesForm(formdata=None, **stored)
+
+
+def settings_page(
+    channel: Channel,
+    *,
+    routing: RoutingForm | None = None,
+    messaging: MessagingRulesForm | None = None,
+    status: int = 200,
+) -> Response:
+    """Both settings forms; the one not being saved shows what is stored."""
+    return render(
+        "channels/settings.html", status=status, channel=channel,
+        form=routing or routing_form(channel, submitted=False),
+        messaging=messaging or messaging_form(channel, submitted=False),
+    )  # fmt: skip
+
+
+@bp.route("/<int:channel_id>/settings", methods=["GET", "POST"])
+def settings(channel_id: int) -> Response:
+    """A page's settings; saving here sets where its Messenger messages and comments go."""
+    channel = connect.get_channel(db.session, channel_id)
+    form = routing_form(channel)
+    if not form.validate_on_submit():
+        return settings_page(channel, routing=form, status=422 if form.is_submitted() else 200)
+    try:
+        channels.update_routing(
+            db.session, channel=channel,
+            messenger_chat_id=form.messenger_chat_id.data or None,
+            comments_chat_id=form.comments_chat_id.data or None,
+        )  # fmt: skip
+    except DomainError as error:
+        flash(str(error), "error")
+        return settings_page(channel, routing=form, status=422)
+    flash(
+        f"Saved where “{channel.name}” sends new conversations."
+        " Conversations already open stay where they are.",
+        "success",
+    )
+    return redirect(url_for("channels.index"))
+
+
+@bp.post("/<int:channel_id>/settings/messaging")
+def update_messaging(channel_id: int) -> Response:
+    """Save how a page may reply after 24 hours and which words count as promotional."""
+    channel = connect.get_channel(db.session, channel_id)
+    form = messaging_form(channel)
     if form.validate_on_submit():
         try:
-            channels.update_routing(
+            channels.update_messaging_rules(
                 db.session, channel=channel,
-                messenger_chat_id=form.messenger_chat_id.data or None,
-                comments_chat_id=form.comments_chat_id.data or None,
+                human_agent_enabled=form.human_agent_enabled.data,
+                subscription_enabled=form.subscription_enabled.data,
+                subscription_use=form.subscription_use.data,
+                promotional_terms=form.promotional_terms.data,
             )  # fmt: skip
         except DomainError as error:
-            flash(str(error), "error")
+            form.subscription_use.errors.append(str(error))
         else:
-            flash(
-                f"Saved where “{channel.name}” sends new conversations."
-                " Conversations already open stay where they are.",
-                "success",
-            )
-            return redirect(url_for("channels.index"))
-    return render("channels/settings.html", channel=channel, form=form)
+            flash(f"Saved how “{channel.name}” replies after 24 hours.", "success")
+            return redirect(url_for("channels.settings", channel_id=channel.id))
+    return settings_page(channel, messaging=form, status=422)
 
 
 @bp.post("/<int:channel_id>/disconnect")
