@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from webapp.blueprints.sandbox import simulator_routes  # noqa: F401 (its views join bp)
+from webapp.blueprints.sandbox import send_routes, simulator_routes  # noqa: F401 (views join bp)
 from webapp.blueprints.sandbox.courier import Courier
 from webapp.blueprints.sandbox.routes import bp
 from webapp.blueprints.sandbox.world import SandboxWorld

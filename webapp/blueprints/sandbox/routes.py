@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from flask_login import current_user
 from markupsafe import escape
 
 from webapp.blueprints.sandbox.data import KNOWN_SCOPES, GraphFailure
+from webapp.blueprints.sandbox.send_checks import MODES as FAILURE_MODES
 from webapp.blueprints.sandbox.world import SandboxWorld
 from webapp.extensions import csrf
 from webapp.web import public
@@ -30,6 +32,14 @@ from webapp.web import public
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox/facebook")
 VERSION = re.compile(r"^v\d+\.\d+$")
 
+FAILURE_LABELS = {
+    "transient": "fail (code 2, HTTP 500)",
+    "rate_limit": "rate limited (613)",
+    "permanent": "person unavailable (551)",
+    "ambiguous": "deliver, then lose the answer (1/1357046)",
+    "timeout": "deliver, then answer too late",
+    "dead_token": "kill the page token (190/460)",
+}
 SCOPE_TEXT = {
     "pages_show_list": "Show a list of the Pages you manage",
     "pages_messaging": "Manage and access Page conversations in Messenger",
@@ -225,31 +235,55 @@ def index() -> str:
         abort(403)
     snapshot = world().snapshot()
     now = datetime.fromtimestamp(snapshot["now"], UTC)
-    return render_template("sandbox/index.html", world=snapshot, now=now)
+    return render_template(
+        "sandbox/index.html", world=snapshot, now=now, failure_modes=FAILURE_LABELS.items()
+    )
+
+
+def _fail_sends(sandbox: SandboxWorld, form: Any) -> None:
+    mode = form.get("mode", "")
+    if mode not in FAILURE_MODES:
+        abort(400)
+    times = max(0, min(int(form.get("times") or 1), 100))
+    sandbox.fail_sends(form["page_id"], mode, times, sleep=float(form.get("sleep") or 15))
+
+
+# Each knob: what it does to the sandbox's Facebook, from the form's fields.
+KNOBS: dict[str, Callable[[SandboxWorld, Any], None]] = {
+    "change-password": lambda s, f: s.change_password(f["user_id"]),
+    "remove-app": lambda s, f: s.remove_app(f["user_id"]),
+    "revoke-manage": lambda s, f: s.revoke_task(f["user_id"], f["page_id"], "MANAGE"),
+    "unpublish": lambda s, f: s.set_published(f["page_id"], False),
+    "publish": lambda s, f: s.set_published(f["page_id"], True),
+    "data-access": lambda s, f: s.set_data_access_expires_at(
+        f["user_id"], s.now() + float(f.get("days", "1")) * 86400
+    ),
+    "add-page": lambda s, f: s.add_page(f["user_id"], f.get("name") or "New page"),
+    "human-agent-on": lambda s, f: s.set_page_feature(f["page_id"], human_agent=True),
+    "human-agent-off": lambda s, f: s.set_page_feature(f["page_id"], human_agent=False),
+    "npi-on": lambda s, f: s.set_page_feature(f["page_id"], npi=True),
+    "npi-off": lambda s, f: s.set_page_feature(f["page_id"], npi=False),
+    "fail-sends": _fail_sends,
+    "block-customer": lambda s, f: s.set_blocked(f["page_id"], f["psid"], True),
+    "unblock-customer": lambda s, f: s.set_blocked(f["page_id"], f["psid"], False),
+}
 
 
 @bp.post("/knobs/<action>")
 def knob(action: str) -> Response:
-    """Turn one knob; back to the sandbox page."""
+    """Turn one knob; back to the sandbox page (or to the simulator, for a customer's)."""
     if not current_user.is_admin:
         abort(403)
-    form, sandbox = request.form, world()
-    if action == "change-password":
-        sandbox.change_password(form["user_id"])
-    elif action == "remove-app":
-        sandbox.remove_app(form["user_id"])
-    elif action == "revoke-manage":
-        sandbox.revoke_task(form["user_id"], form["page_id"], "MANAGE")
-    elif action == "unpublish":
-        sandbox.set_published(form["page_id"], False)
-    elif action == "publish":
-        sandbox.set_published(form["page_id"], True)
-    elif action == "data-access":
-        days = float(form.get("days", "1"))
-        sandbox.set_data_access_expires_at(form["user_id"], sandbox.now() + days * 86400)
-    elif action == "add-page":
-        sandbox.add_page(form["user_id"], form.get("name") or "New page")
-    else:
+    if action not in KNOBS:
         abort(404)
+    try:
+        KNOBS[action](world(), request.form)
+    except (KeyError, ValueError):
+        abort(400)
     flash("Done. The sandbox's Facebook changed.", "success")
+    if "psid" in request.form:
+        return redirect(
+            url_for("sandbox.simulator_page", page=request.form["page_id"],
+                    customer=request.form["psid"])
+        )  # fmt: skip
     return redirect(url_for("sandbox.index"))

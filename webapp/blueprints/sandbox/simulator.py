@@ -74,13 +74,14 @@ def comment(
     sender: tuple[str, str],
     words: str | None = None,
     parent_id: str | None = None,
+    at: float | None = None,
 ) -> dict[str, Any]:
     """A feed change about a comment on the page's pinned post (times in seconds)."""
-    post = post_id(page_id)
+    post, seconds = post_id(page_id), int(time.time() if at is None else at)
     value: dict[str, Any] = {
         "from": {"id": sender[0], "name": sender[1]},
         "post": {"id": post, "status_type": "mobile_status_update", "is_published": True},
-        "post_id": post, "comment_id": comment_id, "created_time": int(time.time()),
+        "post_id": post, "comment_id": comment_id, "created_time": seconds,
         "item": "comment", "parent_id": parent_id or post, "verb": verb,
     }  # fmt: skip
     if words is not None:
@@ -90,7 +91,7 @@ def comment(
     change = {"field": "feed", "value": value}
     return {
         "object": "page",
-        "entry": [{"id": page_id, "time": int(time.time()), "changes": [change]}],
+        "entry": [{"id": page_id, "time": seconds, "changes": [change]}],
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -29,15 +30,33 @@ def customers(page_id: str | None) -> list[dict[str, str]]:
 
 @bp.get("/simulator")
 def simulator_page() -> str:
-    """Pick a connected page and a customer; send what a customer would."""
+    """Pick a connected page and a customer; send what a customer would, see what they got."""
     if not current_user.is_admin:
         abort(403)
     pages = world().installed_pages()
     page_id = request.args.get("page") or (pages[0]["id"] if pages else None)
+    people = customers(page_id)
+    customer = request.args.get("customer") or (people[0]["psid"] if people else None)
     return render_template(
-        "sandbox/simulator.html", pages=pages, page_id=page_id, customers=customers(page_id),
-        customer=request.args.get("customer"), courier=courier(),
+        "sandbox/simulator.html", pages=pages, page_id=page_id, customers=people,
+        customer=customer, courier=courier(), **seen_by(page_id, customer),
     )  # fmt: skip
+
+
+def seen_by(page_id: str | None, customer: str | None) -> dict[str, Any]:
+    """What the chosen customer sees: messages from the page, their comments and replies."""
+    if not page_id or not customer:
+        return {"received": [], "comments": [], "blocked": False, "name": ""}
+    sandbox = world()
+    received = [
+        {**entry, "at": datetime.fromtimestamp(entry["at"] / 1000, UTC)}
+        for entry in sandbox.received(page_id, customer)
+    ]
+    names = {c["psid"]: c["name"] for c in customers(page_id)}
+    return {
+        "received": received, "comments": sandbox.comments_of(page_id, customer),
+        "blocked": sandbox.blocked(page_id, customer), "name": names.get(customer, ""),
+    }  # fmt: skip
 
 
 def act(
@@ -94,9 +113,14 @@ def simulate() -> Response:
     names = {c["psid"]: c["name"] for c in customers(page_id)}
     if customer not in names:
         abort(400)
+    back = redirect(url_for("sandbox.simulator_page", page=page_id, customer=customer))
+    if form.get("action") == "open":
+        open_messenger(page_id, customer, names[customer])
+        return back
     field, body = act(
         form.get("action", ""), page_id, customer, names[customer], form.get("text", "")
     )
+    world().observe(page_id, body)  # Facebook knows what its users did, webhook or not
     if world().subscribed(page_id, field):
         courier().send(body)
         flash(f"{names[customer]} did it; Facebook is delivering the webhook ({field}).", "success")
@@ -104,7 +128,20 @@ def simulate() -> Response:
         flash(
             f"Facebook sends nothing: the app is not subscribed to {field} on this page.", "error"
         )
-    return redirect(url_for("sandbox.simulator_page", page=page_id, customer=customer))
+    return back
+
+
+def open_messenger(page_id: str, customer: str, name: str) -> None:
+    """The customer opens the page's thread: unread messages become read (a read receipt)."""
+    webhooks = world().open_thread(page_id, customer)
+    for body in webhooks:
+        courier().send(body)
+    if webhooks:
+        flash(
+            f"{name} read the page's messages; Facebook is delivering the read receipt.", "success"
+        )
+    else:
+        flash(f"{name} opened Messenger; no read receipt to send.", "info")
 
 
 @bp.post("/simulator/deliveries/<action>")

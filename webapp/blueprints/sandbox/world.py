@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from webapp.blueprints.sandbox.comments import CommentRules
 from webapp.blueprints.sandbox.data import (
     ALL_TASKS,
     CODE_LIFETIME,
@@ -31,9 +32,10 @@ from webapp.blueprints.sandbox.data import (
     page_view,
     seed,
 )
+from webapp.blueprints.sandbox.messenger import MessengerRules
 
 
-class SandboxWorld:
+class SandboxWorld(MessengerRules, CommentRules):
     """Facebook's side of every flow Pagedesk uses, and the knobs to break it."""
 
     def __init__(self, path: Path, *, app_id: str, app_secret: str, app_name: str) -> None:
