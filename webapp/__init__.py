@@ -13,7 +13,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config as settings
-from webapp.extensions import csrf, db, htmx, login_manager, migrate
+from webapp.extensions import csrf, db, htmx, login_manager, mail, migrate
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -53,6 +53,7 @@ def create_app(
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    mail.init_app(app)
 
     register_blueprints(app)
     register_hooks(app)
@@ -63,6 +64,10 @@ def create_app(
         app.extensions["webhook_worker"] = worker
         # Started by the first request, in the serving process (never before a fork).
         app.before_request(worker.ensure_started)
+    if app.config["SCHEDULER"] == "embedded":
+        from webapp import jobs
+
+        jobs.embed(app)  # started by the first request too, once per process
 
     from webapp import cli
 
@@ -111,9 +116,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every feature's blueprint; the built-in Facebook only in sandbox mode."""
-    from webapp.blueprints import auth, channels, errors, inbox, team, webhooks
+    from webapp.blueprints import auth, channels, errors, inbox, jobs, team, webhooks
 
-    for module in (auth, channels, errors, inbox, team, webhooks):
+    for module in (auth, channels, errors, inbox, jobs, team, webhooks):
         app.register_blueprint(module.bp)
     if app.config["FACEBOOK_SANDBOX"]:
         from webapp.blueprints import sandbox

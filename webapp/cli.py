@@ -1,4 +1,4 @@
-"""Shell commands: ``flask --app wsgi users ...``."""
+"""Shell commands: ``flask --app wsgi users ...``, ``jobs run NAME``, ``scheduler``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from webapp import jobs
 from webapp.extensions import db
 from webapp.helpdesk import accounts
 from webapp.helpdesk.errors import DomainError
+from webapp.jobs import JOBS
 from webapp.models import Role, User
 
 DEMO_EMAIL = "admin@example.com"
@@ -56,6 +58,40 @@ def create_demo() -> None:
     )
 
 
+jobs_group = AppGroup("jobs", help="Run Pagedesk's scheduled jobs by hand.")
+
+
+@jobs_group.command("run")
+@click.argument("name", type=click.Choice(list(JOBS)))
+def run_job(name: str) -> None:
+    """Run one job once, now, and print what it did."""
+    outcome = jobs.run_job(current_app._get_current_object(), name, manual=True)  # type: ignore[attr-defined]
+    click.echo(f"{name}: {outcome.outcome}\n{outcome.summary}")
+    if outcome.outcome != "ok":
+        raise SystemExit(1)
+
+
+@jobs_group.command("list")
+def list_jobs() -> None:
+    """Every job, how often it runs and what it does."""
+    for job in JOBS.values():
+        click.echo(f"{job.name:16} every {job.every}  {job.description}")
+
+
+@click.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduled jobs in the foreground (use with SCHEDULER=off on the app servers)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    names = ", ".join(f"{job.name} every {job.every}" for job in JOBS.values())
+    click.echo(f"Pagedesk scheduler running ({names}). Ctrl+C stops it.")
+    try:
+        jobs.Scheduler(app).run_forever()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Scheduler stopped.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(users_group)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(scheduler)

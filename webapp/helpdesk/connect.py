@@ -8,6 +8,7 @@ connected again.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from webapp.helpdesk.vault import Vault
 from webapp.models import Channel, ChannelStatus, PendingConnection, utcnow
 
 PENDING_LIFETIME = timedelta(minutes=15)
+log = logging.getLogger(__name__)
 
 
 class FacebookRefusedError(DomainError):
@@ -195,8 +197,30 @@ def _bind(
     channel.data_access_expires_at = min(data_access, default=None)
     channel.status, channel.status_reason = ChannelStatus.ACTIVE, None
     channel.connected_by_id, channel.connected_at = admin_id, now
+    channel.last_checked_at = now
+    released = _release_held(session, channel, now)
     session.commit()
+    if released:
+        _send_released(session, kit, now)
     return PageOutcome(page.id, page.name)
+
+
+def _release_held(session: Session, channel: Channel, now: datetime) -> int:
+    # A reconnect ends a lost key: the replies held meanwhile are checked against
+    # the policy again (a window may have closed) and queued, in this transaction.
+    from webapp.helpdesk import outbox  # the outbox calls back into the key checks
+
+    return outbox.release_held(session, channel_id=channel.id, now=now) if channel.id else 0
+
+
+def _send_released(session: Session, kit: FacebookKit, now: datetime) -> None:
+    from webapp.helpdesk import outbox
+
+    try:
+        outbox.deliver_due(session, kit=kit, now=now)
+    except Exception:  # they stay queued: the retry-outbox job sends them
+        session.rollback()
+        log.exception("Sending the replies released by a reconnect stopped early")
 
 
 def _valid(info: TokenInfo) -> TokenInfo:
