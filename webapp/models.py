@@ -7,8 +7,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Enum, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from webapp.extensions import db
 
@@ -377,3 +387,15 @@ class Upload(db.Model):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_conversations_changed(session: Session, _context: object, _instances: object) -> None:
+    # Any new or changed message changes what its conversation shows: bump the
+    # conversation's marker, so the inbox's polling sees it with one cheap query.
+    now = utcnow()
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Message) and obj.conversation_id is not None:
+            conversation = session.get(Conversation, obj.conversation_id)
+            if conversation is not None:
+                conversation.updated_at = now

@@ -19,7 +19,7 @@ from webapp.facebook.errors import GraphError
 from webapp.helpdesk import threads
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.threads import NotYetError, Result
-from webapp.models import Channel, ChannelStatus, Direction, WebhookEvent
+from webapp.models import Channel, ChannelStatus, Direction, OutboundStatus, WebhookEvent
 
 IGNORED_KINDS = {
     "optin": "a marketing-message opt-in",
@@ -96,7 +96,7 @@ def on_echo(session: Session, channel: Channel, payload: dict, ctx: threads.Cont
         return Result("Already recorded (a repeated delivery)")
     ours = threads.match_outbound(session, channel, message.metadata)
     if ours is not None:
-        ours.facebook_id = ours.facebook_id or message.mid
+        threads.settle_ours(ours, message.mid, message.sent_at)
         threads.apply_watermarks(ours.conversation, [ours])
         return Result(f"Echo of our reply {ours.id}")
     conversation = threads.messenger_conversation(
@@ -105,7 +105,7 @@ def on_echo(session: Session, channel: Channel, payload: dict, ctx: threads.Cont
     added = threads.add_message(
         session, conversation, facebook_id=message.mid, direction=Direction.OUTBOUND,
         text=message.text, sent_at=message.sent_at, sent_from_facebook=True,
-        attachments=[asdict(a) for a in message.attachments], status="sent",
+        attachments=[asdict(a) for a in message.attachments], status=OutboundStatus.SENT,
     )  # fmt: skip
     threads.apply_watermarks(conversation, [added])
     return Result(f"Reply sent from Facebook, in conversation {conversation.id}")

@@ -21,6 +21,8 @@ from webapp.models import (
     Direction,
     Message,
     Mode,
+    OutboundStatus,
+    Route,
     Source,
 )
 
@@ -168,6 +170,8 @@ def add_message(session: Session, conversation: Conversation, **fields: Any) -> 
     message = Message(conversation=conversation, channel_id=conversation.channel_id, **fields)
     session.add(message)
     conversation.last_activity_at = max(conversation.last_activity_at, message.sent_at)
+    if message.direction is Direction.INBOUND:
+        conversation.unread_count = (conversation.unread_count or 0) + 1
     session.flush()
     return message
 
@@ -189,19 +193,32 @@ def apply_watermarks(conversation: Conversation, messages: list[Message]) -> int
     changed = 0
     for message in messages:
         if message.direction is not Direction.OUTBOUND or message.status not in (
-            "sent",
-            "delivered",
+            OutboundStatus.SENT,
+            OutboundStatus.DELIVERED,
         ):
             continue
         if conversation.read_watermark and message.sent_at <= conversation.read_watermark:
-            message.status, changed = "read", changed + 1
+            message.status, changed = OutboundStatus.READ, changed + 1
         elif (
-            message.status == "sent"
+            message.status is OutboundStatus.SENT
             and conversation.delivered_watermark
             and message.sent_at <= conversation.delivered_watermark
         ):
-            message.status, changed = "delivered", changed + 1
+            message.status, changed = OutboundStatus.DELIVERED, changed + 1
     return changed
+
+
+def settle_ours(message: Message, facebook_id: str, at: datetime) -> None:
+    """Facebook confirms one of our replies (its echo): sent, whatever our call heard."""
+    message.facebook_id = message.facebook_id or facebook_id
+    if message.status in (
+        OutboundStatus.QUEUED,
+        OutboundStatus.SENDING,
+        OutboundStatus.UNCONFIRMED,
+    ):
+        message.status, message.failure, message.failure_code = OutboundStatus.SENT, None, None
+        message.lease_until = message.next_attempt_at = None
+        message.sent_at = at
 
 
 def match_outbound(session: Session, channel: Channel, metadata: str | None) -> Message | None:
@@ -264,11 +281,29 @@ def _thread_of(session: Session, channel: Channel, comment: Comment) -> Conversa
     return conversation
 
 
+def _our_comment_reply(
+    session: Session, conversation: Conversation, comment: Comment
+) -> Message | None:
+    """Our public reply whose answer from Facebook we are still waiting for."""
+    query = select(Message).where(
+        Message.conversation_id == conversation.id,
+        Message.route == Route.COMMENT_REPLY,
+        Message.facebook_id.is_(None),
+        Message.text == comment.text,
+        Message.status.in_([OutboundStatus.SENDING, OutboundStatus.UNCONFIRMED]),
+    )
+    return session.scalars(query.order_by(Message.id)).first()
+
+
 def _comment_added(session: Session, channel: Channel, comment: Comment, ctx: Context) -> Result:
     if find_message(session, channel, comment.comment_id):
         return Result("Already recorded (a repeated delivery)")
     by_page = comment.from_id == channel.page_id
     conversation = _thread_of(session, channel, comment)
+    ours = _our_comment_reply(session, conversation, comment) if by_page and conversation else None
+    if ours is not None:
+        settle_ours(ours, comment.comment_id, comment.created_at)
+        return Result(f"Facebook confirmed our public reply {ours.id}")
     if conversation is None:
         if by_page and not comment.is_reply:
             return Result("Ignored: the page commented on its own post", ignored=True)
@@ -288,7 +323,7 @@ def _comment_added(session: Session, channel: Channel, comment: Comment, ctx: Co
     add_message(
         session, conversation, facebook_id=comment.comment_id,
         direction=Direction.OUTBOUND if by_page else Direction.INBOUND,
-        sent_from_facebook=by_page, status="sent" if by_page else None,
+        sent_from_facebook=by_page, status=OutboundStatus.SENT if by_page else None,
         text=comment.text, sent_at=comment.created_at, reply_to=comment.parent_id,
     )  # fmt: skip
     if not by_page:

@@ -30,6 +30,15 @@
     });
   });
 
+  // In a chat pane, Enter sends the reply; Shift+Enter makes a new line.
+  document.addEventListener("keydown", function (event) {
+    var box = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    if (!box.matches || !box.matches(".chat-pane textarea")) return;
+    event.preventDefault();
+    if (box.form && box.value.trim()) box.form.requestSubmit();
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showError("Pagedesk can't be reached. Check your connection, then try again.");
   });

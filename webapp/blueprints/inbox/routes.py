@@ -1,13 +1,59 @@
-"""The agents' inbox."""
+"""The agents' inbox: the ticket list, a ticket's card, and the chat queues."""
 
-from flask import Blueprint, redirect, url_for
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, abort, make_response, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
+from webapp.blueprints.inbox.forms import (
+    KIND_LABELS,
+    AssignForm,
+    MoveForm,
+    NoteForm,
+    PrivateReplyForm,
+    ReplyForm,
+    StatusForm,
+)
 from webapp.extensions import db
-from webapp.helpdesk import conversations
+from webapp.facebook import policy
+from webapp.helpdesk import accounts, channels, chats, conversations, replies, tickets
+from webapp.models import Conversation, Mode, Source, Upload, utcnow
 from webapp.web import render
 
 bp = Blueprint("inbox", __name__)
+# Shown in the page; anything else (an SVG or HTML file included) is only downloaded.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def no_change() -> Response:
+    """HTMX's "nothing new": 204 is configured not to swap (base.html's htmx-config)."""
+    return make_response("", 204)
+
+
+def filters_from(args: MultiDict[str, str], chat_id: int | None = None) -> conversations.Filters:
+    """The list's filters from the query string; anything unknown falls back to the default."""
+
+    def pick(name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = args.get(name, default)
+        return value if value in allowed else default
+
+    return conversations.Filters(
+        status=pick("status", conversations.STATUSES, "open"),
+        who=pick("who", conversations.WHO, "all"),
+        channel_id=args.get("page_id", type=int),
+        source=pick("source", ("messenger", "comment", ""), "") or None,
+        q=args.get("q", "")[:200],
+        sort=pick("sort", conversations.SORTS, "activity"),
+        page=max(args.get("p", 1, type=int) or 1, 1),
+        chat_id=chat_id,
+    )
 
 
 @bp.route("/")
@@ -16,7 +62,120 @@ def home() -> Response:
     return redirect(url_for("inbox.index"))
 
 
-@bp.route("/inbox")
+@bp.get("/inbox")
 def index() -> Response:
-    """Conversations from every connected page, newest activity first."""
-    return render("inbox/index.html", rows=conversations.recent(db.session))
+    """Tickets with filters, counts, search and paging; polled for changes."""
+    marker = conversations.marker(db.session)
+    if request.htmx and request.args.get("since") == marker:
+        return no_change()
+    filters = filters_from(request.args)
+    return render(
+        "inbox/index.html", "list",
+        listing=conversations.listing(db.session, filters, user_id=current_user.id),
+        marker=marker, pages=channels.list_page_channels(db.session),
+        chats=chats.list_chat_channels(db.session), unread=conversations.unread_by_chat(db.session),
+    )  # fmt: skip
+
+
+@bp.get("/chats/<int:chat_id>")
+def chat(chat_id: int) -> Response:
+    """A chat channel's live queue, and the chosen conversation's pane."""
+    queue = chats.get_chat_channel(db.session, chat_id)
+    marker = conversations.marker(db.session)
+    if request.htmx and request.args.get("since") == marker:
+        return no_change()
+    filters = filters_from(MultiDict({"status": "open"}), chat_id=chat_id)
+    listing = conversations.listing(db.session, filters, user_id=current_user.id)
+    selected = request.args.get("c", type=int)
+    context = card_context(selected) if selected else {}
+    if selected and context["conversation"].chat_channel_id != chat_id:
+        return redirect(url_for("inbox.show", conversation_id=selected))
+    return render(
+        "inbox/chat.html", "queue", listing=listing, marker=marker, queue=queue,
+        chats=chats.list_chat_channels(db.session), unread=conversations.unread_by_chat(db.session),
+        **context,
+    )  # fmt: skip
+
+
+def card_context(conversation_id: int, **forms: Any) -> dict[str, Any]:
+    """Everything a conversation's card shows, with fresh forms unless given."""
+    conversation = conversations.card(db.session, conversation_id) or abort(404)
+    now = utcnow()
+    rules = channels.messaging_rules(conversation.channel)
+    options = policy.reply_options(conversation.last_customer_message_at, now, rules)
+    allowed = [option for option in options if option.allowed]
+    reply_form = forms.pop("reply_form", None) or ReplyForm(
+        formdata=None, kind=(allowed[0].kind.value if allowed else "standard"),
+        client_key=secrets.token_urlsafe(24),
+    )  # fmt: skip
+    return {
+        "conversation": conversation,
+        "window": policy.reply_window(conversation.last_customer_message_at, now),
+        "options": options,
+        "kind_labels": KIND_LABELS,
+        "can_reply": conversation.source is Source.COMMENT or bool(allowed),
+        "reply_form": reply_form,
+        "note_form": forms.pop("note_form", None) or NoteForm(formdata=None),
+        "status_form": StatusForm(formdata=None, status=conversation.status.value),
+        "assign_form": _assign_form(conversation),
+        "move_form": _move_form(conversation),
+        "private_form": PrivateReplyForm(formdata=None, client_key=secrets.token_urlsafe(24)),
+        "private_ok": _private_ok(conversation, now),
+        "conversation_marker": conversations.conversation_marker(db.session, conversation.id),
+        "now": now,
+        **forms,
+    }
+
+
+def _assign_form(conversation: Conversation) -> AssignForm:
+    form = AssignForm(formdata=None, assignee_id=str(conversation.assignee_id or ""))
+    people = accounts.list_users(db.session)
+    form.assignee_id.choices = [SelectChoice("", "Nobody")] + [
+        SelectChoice(str(u.id), u.name) for u in people if u.active
+    ]
+    return form
+
+
+def _move_form(conversation: Conversation) -> MoveForm:
+    current = str(conversation.chat_channel_id) if conversation.mode is Mode.CHAT else ""
+    form = MoveForm(formdata=None, chat_id=current)
+    form.chat_id.choices = [SelectChoice("", "Ticket")] + [
+        SelectChoice(str(c.id), f"Chat: {c.name}") for c in chats.list_chat_channels(db.session)
+    ]
+    return form
+
+
+def _private_ok(conversation: Conversation, now: Any) -> dict[int, bool]:
+    """For each customer comment: may it still get its one private reply?"""
+    if conversation.source is not Source.COMMENT:
+        return {}
+    return {
+        message.id: replies.private_reply_problem(db.session, message, now) is None
+        for message in conversation.messages
+        if message.direction == "in"
+    }
+
+
+@bp.get("/inbox/<int:conversation_id>")
+def show(conversation_id: int) -> Response:
+    """A ticket's card: the whole conversation, the composer, status and assignment."""
+    marker = conversations.conversation_marker(db.session, conversation_id)
+    if request.htmx and request.args.get("since") == marker:
+        return no_change()
+    tickets.mark_seen(db.session, conversation_id=conversation_id)
+    context = card_context(conversation_id)
+    if request.htmx and request.args.get("since"):
+        return render("inbox/show.html", "thread", oob=["window_state"], **context)
+    return render("inbox/show.html", **context)
+
+
+@bp.get("/inbox/files/<int:upload_id>")
+def upload(upload_id: int) -> Response:
+    """A file an agent attached; images inline, anything else as a download."""
+    file = db.session.get(Upload, upload_id) or abort(404)
+    inline = file.mimetype in INLINE_TYPES
+    response = make_response(file.data)
+    response.mimetype = file.mimetype if inline else "application/octet-stream"
+    disposition = "inline" if inline else "attachment"
+    response.headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(file.name)}"
+    return response

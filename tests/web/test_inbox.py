@@ -1,0 +1,108 @@
+"""The ticket list and card: filters, counts, polling, status, assignment, notes, chats."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from tests.helpers import Credentials, WebClient
+from tests.web.test_webhooks import CORA, DAN, deliver, process, rows
+from webapp.models import Channel, Conversation, Message
+
+
+def conversation_of(app: Flask, psid: str = CORA) -> Conversation:
+    [found] = [c for c in rows(app, Conversation) if c.contact_id and _psid(app, c) == psid]
+    return found
+
+
+def _psid(app: Flask, conversation: Conversation) -> str:
+    from webapp.models import Contact
+
+    [contact] = rows(app, Contact, Contact.id == conversation.contact_id)
+    return contact.external_id
+
+
+def test_the_list_filters_counts_and_searches(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    deliver(app, "messenger/text.json")
+    deliver(app, "feed/comment_add.json")
+    process(app)
+    page = admin_web.get("/inbox")
+    assert page.status_code == 200
+    assert "Cora Customer" in page.text
+    assert re.search(r'Open <span class="count">2</span>', page.text)
+    only_comments = admin_web.get("/inbox?source=comment")
+    assert "Comment" in only_comments.text and "Cora Customer" not in only_comments.text
+    searched = admin_web.get("/inbox?q=ORDER&status=all")
+    assert re.search(r'All <span class="count">1</span>', searched.text)
+    nothing = admin_web.get("/inbox?q=no-such-words")
+    assert "Nothing matches" in nothing.text
+
+
+def test_polling_answers_no_change_until_something_happens(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    deliver(app, "messenger/text.json")
+    process(app)
+    page = admin_web.get("/inbox")
+    poll = re.search(r'hx-get="([^"]*since=[^"]+)"', page.text).group(1).replace("&amp;", "&")
+    assert admin_web.get(poll, htmx=True).status_code == 204
+    deliver(app, "feed/comment_add.json")
+    process(app)
+    changed = admin_web.get(poll, htmx=True)
+    assert changed.status_code == 200 and 'id="ticket-list"' in changed.text
+
+
+def test_the_card_shows_the_conversation_and_takes_notes_status_and_assignment(
+    app: Flask, connected: Channel, admin_web: WebClient, agent: Credentials
+) -> None:
+    deliver(app, "messenger/text.json")
+    process(app)
+    conversation = conversation_of(app)
+    card = admin_web.get(f"/inbox/{conversation.id}")
+    assert card.status_code == 200 and "Cora Customer" in card.text
+    admin_web.post(f"/inbox/{conversation.id}/note", {"text": "Call her <b>back</b>"})
+    admin_web.post(f"/inbox/{conversation.id}/status", {"status": "pending"})
+    admin_web.post(f"/inbox/{conversation.id}/assign", {"assignee_id": str(agent.id)})
+    card = admin_web.get(f"/inbox/{conversation.id}")
+    assert "Call her &lt;b&gt;back&lt;/b&gt;" in card.text
+    assert "Ada Admin marked it pending." in card.text
+    assert "Ada Admin assigned it to Alan Agent." in card.text
+    [note] = [m for m in rows(app, Message) if m.kind == "note"]
+    assert note.status is None and note.facebook_id is None  # never sent to Facebook
+    mine = WebClient(app.test_client())
+    mine.login(agent)
+    assert "Cora Customer" in mine.get("/inbox?who=mine&status=pending").text
+    assert "Cora Customer" not in mine.get("/inbox?who=unassigned&status=all").text
+
+
+def test_opening_a_card_clears_its_unread_count(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    deliver(app, "messenger/text.json")
+    process(app)
+    conversation = conversation_of(app)
+    assert conversation.unread_count == 1
+    admin_web.get(f"/inbox/{conversation.id}")
+    assert conversation_of(app).unread_count == 0
+
+
+def test_a_conversation_moves_to_a_chat_and_back(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    admin_web.post("/channels/chats", {"name": "Support chat"})
+    deliver(app, "messenger/text.json")
+    process(app)
+    conversation = conversation_of(app)
+    [chat_id] = re.findall(r"/chats/(\d+)", admin_web.get("/inbox").text)
+    admin_web.post(f"/inbox/{conversation.id}/move", {"chat_id": chat_id})
+    queue = admin_web.get(f"/chats/{chat_id}")
+    assert "Cora Customer" in queue.text
+    assert "Cora Customer" not in admin_web.get("/inbox?status=all").text.split("Tickets")[-1]
+    pane = admin_web.get(f"/chats/{chat_id}?c={conversation.id}")
+    assert "Close chat" in pane.text
+    admin_web.post(f"/inbox/{conversation.id}/move", {"chat_id": ""})
+    assert conversation_of(app).mode == "ticket"
+    assert DAN  # the second customer exists for other tests
