@@ -245,7 +245,8 @@ def _fail_sends(sandbox: SandboxWorld, form: Any) -> None:
     if mode not in FAILURE_MODES:
         abort(400)
     times = max(0, min(int(form.get("times") or 1), 100))
-    sandbox.fail_sends(form["page_id"], mode, times, sleep=float(form.get("sleep") or 15))
+    sleep = max(0.0, min(float(form.get("sleep") or 15), 120.0))
+    sandbox.fail_sends(form["page_id"], mode, times, sleep=sleep)
 
 
 # Each knob: what it does to the sandbox's Facebook, from the form's fields.
