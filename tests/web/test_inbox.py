@@ -34,7 +34,8 @@ def test_the_list_filters_counts_and_searches(
     assert "Cora Customer" in page.text
     assert re.search(r'Open <span class="count">2</span>', page.text)
     only_comments = admin_web.get("/inbox?source=comment")
-    assert "Comment" in only_comments.text and "Cora Customer" not in only_comments.text
+    assert "Comment" in only_comments.text
+    assert "Cora Customer" not in only_comments.text
     searched = admin_web.get("/inbox?q=ORDER&status=all")
     assert re.search(r'All <span class="count">1</span>', searched.text)
     nothing = admin_web.get("/inbox?q=no-such-words")
@@ -52,7 +53,8 @@ def test_polling_answers_no_change_until_something_happens(
     deliver(app, "feed/comment_add.json")
     process(app)
     changed = admin_web.get(poll, htmx=True)
-    assert changed.status_code == 200 and 'id="ticket-list"' in changed.text
+    assert changed.status_code == 200
+    assert 'id="ticket-list"' in changed.text
 
 
 def test_the_card_shows_the_conversation_and_takes_notes_status_and_assignment(
@@ -62,7 +64,8 @@ def test_the_card_shows_the_conversation_and_takes_notes_status_and_assignment(
     process(app)
     conversation = conversation_of(app)
     card = admin_web.get(f"/inbox/{conversation.id}")
-    assert card.status_code == 200 and "Cora Customer" in card.text
+    assert card.status_code == 200
+    assert "Cora Customer" in card.text
     admin_web.post(f"/inbox/{conversation.id}/note", {"text": "Call her <b>back</b>"})
     admin_web.post(f"/inbox/{conversation.id}/status", {"status": "pending"})
     admin_web.post(f"/inbox/{conversation.id}/assign", {"assignee_id": str(agent.id)})
@@ -71,7 +74,8 @@ def test_the_card_shows_the_conversation_and_takes_notes_status_and_assignment(
     assert "Ada Admin marked it pending." in card.text
     assert "Ada Admin assigned it to Alan Agent." in card.text
     [note] = [m for m in rows(app, Message) if m.kind == "note"]
-    assert note.status is None and note.facebook_id is None  # never sent to Facebook
+    assert note.status is None
+    assert note.facebook_id is None
     mine = WebClient(app.test_client())
     mine.login(agent)
     assert "Cora Customer" in mine.get("/inbox?who=mine&status=pending").text

@@ -67,7 +67,8 @@ def test_a_reply_reaches_the_customer_then_is_delivered_and_read(
     [sent] = sandbox.received(connected.page_id, CORA)
     assert sent["text"] == "Your parcel left today 📦"
     [message] = outbound(app)
-    assert message.status is OutboundStatus.SENT and message.facebook_id
+    assert message.status is OutboundStatus.SENT
+    assert message.facebook_id
     settle_webhooks(app, 2)  # the customer's message; the echo and delivery in one POST
     [message] = outbound(app)  # the echo matched our reply: no second message
     assert message.status is OutboundStatus.DELIVERED
@@ -98,7 +99,8 @@ def queue_one(app: Flask, web: WebClient, channel: Channel, sandbox) -> int:
     sandbox.fail_sends(channel.page_id, "transient", times=1)
     reply(web, conversation_id, "Racing")
     [message] = outbound(app)
-    assert message.status is OutboundStatus.QUEUED and "tries again" in message.failure
+    assert message.status is OutboundStatus.QUEUED
+    assert "tries again" in message.failure
     return message.id
 
 
@@ -153,11 +155,11 @@ def test_a_lost_answer_is_settled_by_the_echo_and_never_resent(app_factory, mode
 
 
 def _check_lost_answer(app: Flask, mode: str) -> None:
+    from werkzeug.serving import make_server
+
     from tests.facebook import ACME_SUPPORT, connect_pages
     from tests.helpers import make_user
     from webapp.models import Role
-
-    from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -201,9 +203,11 @@ def test_a_permanent_refusal_fails_with_a_reason_and_can_be_retried(
     reply(admin_web, conversation_id, "Hello?")
     [message] = outbound(app)
     assert message.status is OutboundStatus.FAILED
-    assert "isn't available" in message.failure and message.failure_code.startswith("551")
+    assert "isn't available" in message.failure
+    assert message.failure_code.startswith("551")
     card = admin_web.get(f"/inbox/{conversation_id}").text
-    assert "Not sent" in card and "Retry" in card
+    assert "Not sent" in card
+    assert "Retry" in card
     sandbox.set_blocked(connected.page_id, CORA, blocked=False)
     admin_web.post(f"/inbox/messages/{message.id}/retry", htmx=True)
     assert outbound(app)[0].status is OutboundStatus.SENT
@@ -217,7 +221,8 @@ def test_facebooks_window_refusal_is_shown_as_what_it_means(
     reply(admin_web, conversation_id, "Late")
     [message] = outbound(app)
     assert message.status is OutboundStatus.FAILED
-    assert "24-hour" in message.failure and message.failure_code == "10/2018278"
+    assert "24-hour" in message.failure
+    assert message.failure_code == "10/2018278"
 
 
 def test_a_dead_token_holds_the_reply_and_marks_the_channel(
@@ -231,7 +236,8 @@ def test_a_dead_token_holds_the_reply_and_marks_the_channel(
     [channel] = rows(app, Channel)
     assert channel.status in (ChannelStatus.ACCESS_LOST, ChannelStatus.EXPIRED)
     card = admin_web.get(f"/inbox/{conversation_id}").text
-    assert "can't send right now" in card and "Held" in card
+    assert "can't send right now" in card
+    assert "Held" in card
     reply(admin_web, conversation_id, "Second try")  # also held, never dropped
     assert [m.status for m in outbound(app)] == [OutboundStatus.HELD, OutboundStatus.HELD]
     assert sandbox.received(connected.page_id, CORA) == []
@@ -244,9 +250,11 @@ def test_the_composer_refuses_outside_the_window_and_offers_splitting(
     process(app)
     [conversation] = rows(app, Conversation)
     card = admin_web.get(f"/inbox/{conversation.id}").text
-    assert "You can't reply right now." in card and "Window closed" in card
+    assert "You can't reply right now." in card
+    assert "Window closed" in card
     refused = reply(admin_web, conversation.id, "Hello again")
-    assert refused.status_code == 422 and outbound(app) == []
+    assert refused.status_code == 422
+    assert outbound(app) == []
 
 
 def test_a_long_reply_is_split_when_the_agent_agrees(
@@ -255,10 +263,12 @@ def test_a_long_reply_is_split_when_the_agent_agrees(
     conversation_id = customer_writes(app, admin_web, connected)
     long_text = ("All good here. " * 200).strip()
     refused = reply(admin_web, conversation_id, long_text)
-    assert refused.status_code == 422 and "Send it as 2 messages?" in refused.text
+    assert refused.status_code == 422
+    assert "Send it as 2 messages?" in refused.text
     reply(admin_web, conversation_id, long_text, split="y")
     received = sandbox.received(connected.page_id, CORA)
-    assert len(received) == 2 and all(len(m["text"]) < 2000 for m in received)
+    assert len(received) == 2
+    assert all(len(m["text"]) < 2000 for m in received)
     assert " ".join(m["text"] for m in received) == long_text
 
 
