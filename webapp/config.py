@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_MINUTES": 15,
     "TRUSTED_PROXIES": 0,
     "WEBHOOK_WORKER": True,
+    "FACEBOOK_HTTP_TIMEOUT": 10.0,
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -46,6 +47,8 @@ def coerce(default: Any, raw: str) -> Any:
         return raw.strip().lower() in _TRUE
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, tuple):
         return tuple(int(part) for part in raw.split(",") if part.strip())
     return raw

@@ -29,7 +29,7 @@ def facebook_kit(app: Flask) -> FacebookKit:
         "app_secret": config["FACEBOOK_APP_SECRET"],
     }
     return FacebookKit(
-        graph=GraphClient(**common, timeout=float(config.get("FACEBOOK_HTTP_TIMEOUT", 10.0))),
+        graph=GraphClient(**common, timeout=float(config["FACEBOOK_HTTP_TIMEOUT"])),
         login=FacebookLogin(
             dialog_url=dialog_url,
             redirect_uri=config["BASE_URL"].rstrip("/") + CALLBACK_PATH,

@@ -14,6 +14,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def stamp(body: dict[str, Any], now: float) -> dict[str, Any]:
+    """Put Facebook's clock on a body: ms for Messenger events, seconds for feed changes.
+
+    The sandbox's clock can be moved (``advance_clock``): webhooks must agree with
+    what the Send API believes about the customer's last action.
+    """
+    for entry in body.get("entry", []):
+        entry["time"] = int(now * 1000) if "messaging" in entry else int(now)
+        for event in entry.get("messaging", []):
+            event["timestamp"] = int(now * 1000)
+        for change in entry.get("changes", []):
+            change["value"]["created_time"] = int(now)
+    return body
+
+
 def mid() -> str:
     return "m_" + secrets.token_urlsafe(24)
 

@@ -120,6 +120,7 @@ def simulate() -> Response:
     field, body = act(
         form.get("action", ""), page_id, customer, names[customer], form.get("text", "")
     )
+    simulator.stamp(body, world().now())
     world().observe(page_id, body)  # Facebook knows what its users did, webhook or not
     if world().subscribed(page_id, field):
         courier().send(body)
