@@ -29,7 +29,7 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
     def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
+        return [" ".join(str(m["Subject"]).split()) for m in self.messages]
 
     def to(self) -> list[str]:
         return [str(m["To"]) for m in self.messages]

@@ -80,9 +80,8 @@ def retry_mail(app: Flask) -> str:
 
 
 def _send_mail(app: Flask) -> str:
-    now = utcnow()
-    written = notices.compose_pending(db.session, base_url=app.config["BASE_URL"], now=now)
-    result = mail.deliver_due(db.session, mailer=mailer_for(app), now=now)
+    written = notices.compose_pending(db.session, base_url=app.config["BASE_URL"], now=utcnow())
+    result = mail.deliver_due(db.session, mailer=mailer_for(app), now=utcnow())
     return f"Email: {written} written; {result}."
 
 

@@ -249,6 +249,25 @@ def _fail_sends(sandbox: SandboxWorld, form: Any) -> None:
     sandbox.fail_sends(form["page_id"], mode, times, sleep=sleep)
 
 
+def _drop_subscription(sandbox: SandboxWorld, form: Any) -> None:
+    # What Facebook does after an hour of failed webhook deliveries (reference §5).
+    with sandbox.state() as state:
+        state["pages"][form["page_id"]]["subscriptions"].pop(sandbox.app_id, None)
+
+
+def _invalidate_tokens(sandbox: SandboxWorld, form: Any) -> None:
+    # Facebook forgets every token of this person: /debug_token says "Invalid OAuth access token."
+    with sandbox.state() as state:
+        dead = {t for t, r in state["tokens"].items() if r["user_id"] == form["user_id"]}
+        state["tokens"] = {t: r for t, r in state["tokens"].items() if t not in dead}
+        state["page_tokens"] = {k: t for k, t in state["page_tokens"].items() if t not in dead}
+
+
+def _data_access_on(sandbox: SandboxWorld, form: Any) -> None:
+    day = datetime.strptime(form["date"], "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
+    sandbox.set_data_access_expires_at(form["user_id"], day.timestamp())
+
+
 # Each knob: what it does to the sandbox's Facebook, from the form's fields.
 KNOBS: dict[str, Callable[[SandboxWorld, Any], None]] = {
     "change-password": lambda s, f: s.change_password(f["user_id"]),
@@ -267,6 +286,9 @@ KNOBS: dict[str, Callable[[SandboxWorld, Any], None]] = {
     "fail-sends": _fail_sends,
     "block-customer": lambda s, f: s.set_blocked(f["page_id"], f["psid"], True),
     "unblock-customer": lambda s, f: s.set_blocked(f["page_id"], f["psid"], False),
+    "drop-subscription": _drop_subscription,
+    "invalidate-tokens": _invalidate_tokens,
+    "data-access-date": _data_access_on,
 }
 
 
