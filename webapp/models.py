@@ -364,6 +364,9 @@ class Message(db.Model):
     failure_code: Mapped[str | None] = mapped_column(String(40))  # Facebook's code/subcode
     # The composer's one-time key: a double-clicked Send makes one message, not two.
     client_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Comments we hid, unhid or deleted ourselves: Facebook's feed webhooks for them
+    # confirm what is already recorded (like an echo), in whatever order they come.
+    awaiting_webhooks: Mapped[list] = mapped_column(JSON, default=list)
     # Inbound comments: Facebook allows one private reply per comment.
     privately_replied_at: Mapped[datetime | None]
     hidden: Mapped[bool] = mapped_column(default=False)

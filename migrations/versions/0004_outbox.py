@@ -54,6 +54,7 @@ def upgrade():
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('failure', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('failure_code', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('awaiting_webhooks', sa.JSON(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('client_key', sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint('uq_messages_client_key', ['client_key'])
         batch_op.add_column(sa.Column('privately_replied_at', sa.DateTime(timezone=True), nullable=True))
@@ -68,6 +69,7 @@ def downgrade():
         batch_op.drop_index('ix_messages_outbox')
         batch_op.drop_constraint('uq_messages_client_key', type_='unique')
         batch_op.drop_column('client_key')
+        batch_op.drop_column('awaiting_webhooks')
         for name in ('privately_replied_at', 'failure_code', 'failure', 'lease_until',
                      'next_attempt_at', 'attempts', 'target_comment_id', 'route', 'kind'):
             batch_op.drop_column(name)

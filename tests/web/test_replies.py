@@ -294,3 +294,59 @@ def test_an_image_goes_out_by_upload(
     [message] = outbound(app)
     assert message.status is OutboundStatus.SENT
     assert admin_web.get(f"/inbox/files/{message.attachments[0]['upload_id']}").status_code == 200
+
+
+def settings(web: WebClient, channel: Channel, **fields: str) -> None:
+    page = web.get(f"/channels/{channel.id}/settings").text
+    terms = re.search(
+        r'<textarea[^>]*name="promotional_terms"[^>]*>\s*(.*?)</textarea>', page, re.S
+    )
+    data = {"subscription_use": "", "promotional_terms": terms.group(1) if terms else "", **fields}
+    assert web.post(f"/channels/{channel.id}/settings/messaging", data).status_code == 302
+
+
+def customer_wrote_days_ago(app: Flask, web: WebClient, channel: Channel, days: float) -> int:
+    """Cora wrote ``days`` ago, as both Facebook and Pagedesk see it."""
+    sandbox = app.extensions["facebook_sandbox"]
+    sandbox.advance_clock(-days * 86400)
+    conversation_id = customer_writes(app, web, channel, "Any news on my refund?")
+    sandbox.advance_clock(days * 86400)
+    return conversation_id
+
+
+def test_a_late_human_reply_goes_out_with_the_human_agent_tag(
+    app: Flask, connected: Channel, admin_web: WebClient, sandbox
+) -> None:
+    conversation_id = customer_wrote_days_ago(app, admin_web, connected, 2)
+    card = admin_web.get(f"/inbox/{conversation_id}").text
+    assert "You can't reply right now." in card  # Human Agent not turned on yet
+    settings(admin_web, connected, human_agent_enabled="y")
+    sandbox.set_page_feature(connected.page_id, human_agent=True)
+    refused = reply(admin_web, conversation_id, "Sorry for the wait")
+    assert refused.status_code == 422
+    assert outbound(app) == []
+    reply(admin_web, conversation_id, "Sorry for the wait", kind="human_agent")
+    [sent] = sandbox.received(connected.page_id, CORA)
+    assert (sent["messaging_type"], sent["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    assert outbound(app)[0].kind == "human_agent"
+
+
+def test_a_subscription_message_needs_the_agents_confirmation(
+    app: Flask, connected: Channel, admin_web: WebClient, sandbox
+) -> None:
+    conversation_id = customer_wrote_days_ago(app, admin_web, connected, 10)
+    settings(admin_web, connected, subscription_enabled="y", subscription_use="Breaking news")
+    sandbox.set_page_feature(connected.page_id, npi=True)
+    text = "Our big SALE starts today"
+    refused = reply(admin_web, conversation_id, text, kind="subscription")
+    assert refused.status_code == 422
+    assert "sale" in refused.text.lower()
+    assert "I confirm this message has no promotional" in refused.text
+    assert sandbox.received(connected.page_id, CORA) == []
+    reply(admin_web, conversation_id, "The road to the shop reopens Monday.", kind="subscription",
+          confirmed="y")  # fmt: skip
+    [sent] = sandbox.received(connected.page_id, CORA)
+    assert sent["messaging_type"] == "NON_PROMOTIONAL_SUBSCRIPTION"
+    customer_writes(app, admin_web, connected, "Thanks!")  # the conversation is standard again
+    reply(admin_web, conversation_id, "You're welcome")
+    assert sandbox.received(connected.page_id, CORA)[-1]["messaging_type"] == "RESPONSE"

@@ -249,6 +249,11 @@ def apply_comment(session: Session, channel: Channel, comment: Comment, ctx: Con
     if target is None:
         raise NotYetError(f"the comment ({comment.verb}) has not arrived yet")
     conversation = target.conversation
+    if comment.verb in (target.awaiting_webhooks or []):
+        awaiting = list(target.awaiting_webhooks)
+        awaiting.remove(comment.verb)
+        target.awaiting_webhooks = awaiting
+        return Result(f"Facebook confirmed our {comment.verb} of comment {target.id}")
     if comment.verb in ("edited", "edit"):
         edit_text(target, comment.text)
         return Result(f"Comment {target.id} edited")

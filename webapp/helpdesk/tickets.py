@@ -97,6 +97,9 @@ MODERATION = {
 }
 
 
+FEED_VERBS = {"hide": "hide", "unhide": "unhide", "delete": "remove"}  # Facebook's verbs
+
+
 def moderate(
     session: Session,
     *,
@@ -143,6 +146,7 @@ def moderate(
         comment.deleted_at = now
     else:
         comment.hidden = action == "hide"
+    comment.awaiting_webhooks = [*(comment.awaiting_webhooks or []), FEED_VERBS[action]]
     system_line(session, comment.conversation, f"{actor.name} {MODERATION[action]}.", now)
     session.commit()
     return comment
