@@ -98,12 +98,13 @@ class Job:
     def description(self) -> str:
         return (self.run.__doc__ or "").strip()
 
-    def tick(self, now: datetime) -> datetime:
-        """The tick ``now`` falls in, on the grid every process shares."""
-        return EPOCH + (now - EPOCH) // self.every * self.every
-
     def next_run(self, now: datetime) -> datetime:
-        return self.tick(now) + self.every
+        return tick_of(now, self.every) + self.every
+
+
+def tick_of(now: datetime, every: timedelta) -> datetime:
+    """The tick ``now`` falls in, on the grid every process shares."""
+    return EPOCH + (now - EPOCH) // every * every
 
 
 JOBS = {
@@ -130,14 +131,22 @@ class Outcome:
         return self.outcome != "skipped"
 
 
-def run_job(app: Flask, name: str, *, manual: bool = False, now: datetime | None = None) -> Outcome:
+def run_job(
+    app: Flask,
+    name: str,
+    *,
+    manual: bool = False,
+    now: datetime | None = None,
+    every: timedelta | None = None,
+) -> Outcome:
     """Run one job once, if this process wins its tick (a manual run is a tick of its own)."""
     job = JOBS[name]
     now = now or utcnow()
+    tick = now if manual else tick_of(now, every or job.every)
     with app.app_context():
         try:
             claim = job_runs.claim(
-                db.session, name=name, tick=now if manual else job.tick(now), now=now,
+                db.session, name=name, tick=tick, now=now,
                 lease=job.lease, manual=manual,
             )  # fmt: skip
             if claim.run_id is None:
@@ -177,7 +186,9 @@ class Scheduler:
         for name, job in JOBS.items():
             every = self.intervals.get(name, job.every)
             trigger = IntervalTrigger(seconds=every.total_seconds(), start_date=EPOCH, timezone=UTC)
-            scheduler.add_job(run_job, trigger, args=[self.app, name], id=name, name=name)
+            scheduler.add_job(
+                run_job, trigger, args=[self.app, name], kwargs={"every": every}, id=name, name=name
+            )
         return scheduler
 
     def _defaults(self) -> dict[str, object]:
@@ -240,7 +251,9 @@ class Scheduler:
 def runner(app: Flask) -> Scheduler:
     """This app's scheduler object (created, not started, when the app has none)."""
     if "pagedesk_scheduler" not in app.extensions:
-        app.extensions["pagedesk_scheduler"] = Scheduler(app)
+        # The app itself, not ``current_app``: its threads outlive the request.
+        real = getattr(app, "_get_current_object", lambda: app)()
+        app.extensions["pagedesk_scheduler"] = Scheduler(real)
     return app.extensions["pagedesk_scheduler"]
 
 

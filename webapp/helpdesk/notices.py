@@ -28,8 +28,13 @@ def episode(channel: Channel) -> str:
     return channel.connected_at.isoformat() if channel.connected_at else "first"
 
 
-def record(session: Session, *, channel: Channel, kind: str) -> bool:
-    """Owe the admins this notice, unless it is already owed or sent (not committed)."""
+def record(
+    session: Session, *, channel: Channel, kind: str, passed_at: datetime | None = None
+) -> bool:
+    """Owe the admins this notice, unless it is already owed or sent (not committed).
+
+    With ``passed_at`` the notice is only marked as done: nobody is emailed for it.
+    """
     session.flush()
     return insert_once(
         session,
@@ -38,6 +43,7 @@ def record(session: Session, *, channel: Channel, kind: str) -> bool:
         channel_id=channel.id,
         kind=kind,
         episode=episode(channel),
+        mailed_at=passed_at,
     )
 
 
@@ -56,7 +62,7 @@ def queue_reminders(session: Session, *, thresholds: tuple[int, ...], now: datet
         crossed = sorted(t for t in thresholds if lapses - now <= timedelta(days=t))
         if crossed and record(session, channel=channel, kind=f"expiry:{crossed[0]}"):
             for wider in crossed[1:]:
-                record(session, channel=channel, kind=f"expiry:{wider}")
+                record(session, channel=channel, kind=f"expiry:{wider}", passed_at=now)
             session.flush()
             lines.append(
                 f"{channel.name}: reminder queued, its key lapses {lapses:%-d %b %Y}"
