@@ -25,8 +25,6 @@ from webapp.integrations import facebook_kit
 from webapp.models import ConversationStatus, Message, utcnow
 from webapp.web import render_change, safe_next
 
-CHANGED = ("thread", "composer")
-
 
 @contextmanager
 def kit() -> Iterator[FacebookKit]:
@@ -46,12 +44,12 @@ def send_now(messages: list[Message]) -> None:
 
 
 def back_to_card(conversation_id: int, *, status: int = 200, **forms: object) -> Response:
-    """The changed blocks for HTMX (thread, composer, sidebar); else the card again."""
+    """For HTMX the new composer, with the thread and the sidebar out of band; else the card."""
     card = url_for("inbox.show", conversation_id=conversation_id)
     return render_change(
-        "inbox/show.html", *CHANGED, oob=["window_state", "sidebar"],
+        "inbox/show.html", "composer", oob=["thread", "window_state", "sidebar"],
         redirect_to=safe_next(request.form.get("back"), card),
-        status=status, **card_context(conversation_id, **forms),
+        status=status, thread_oob=True, **card_context(conversation_id, **forms),
     )  # fmt: skip
 
 
