@@ -62,18 +62,25 @@ class Listing:
         return max((self.total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
-def marker(session: Session) -> str:
-    """Changes whenever any conversation or message changes: one indexed MAX."""
-    latest = session.scalar(select(func.max(Conversation.updated_at)))
-    return latest.isoformat() if latest else "empty"
+def _stamp(latest: datetime | None, now: datetime | None) -> str:
+    # The minute is part of it: reply-window countdowns move on even when nothing else does.
+    minute = (now or utcnow()).strftime("%Y%m%d%H%M")
+    return f"{latest.isoformat() if latest else 'none'}.{minute}"
 
 
-def conversation_marker(session: Session, conversation_id: int) -> str:
-    """Changes whenever this conversation or one of its messages changes."""
+def marker(session: Session, *, now: datetime | None = None) -> str:
+    """Changes whenever any conversation or message changes (one indexed MAX), and each minute."""
+    return _stamp(session.scalar(select(func.max(Conversation.updated_at))), now)
+
+
+def conversation_marker(
+    session: Session, conversation_id: int, *, now: datetime | None = None
+) -> str:
+    """Changes whenever this conversation or one of its messages changes, and each minute."""
     latest = session.scalar(
         select(Conversation.updated_at).where(Conversation.id == conversation_id)
     )
-    return latest.isoformat() if latest else "gone"
+    return _stamp(latest, now)
 
 
 def _scope(filters: Filters, user_id: int) -> list:
