@@ -38,12 +38,12 @@ def claim(
         if not _advisory_lock(session, name):
             session.rollback()
             return Claim(None, "It is being started elsewhere right now.")
-        if not insert_once(
+        run_id = insert_once(
             session, JobRun, ["name", "tick"], name=name, tick=tick, started_at=now, manual=manual
-        ):
+        )
+        if run_id is None:
             session.rollback()
             return Claim(None, "This tick already ran in another process.")
-        run_id = session.scalar(select(JobRun.id).where(JobRun.name == name, JobRun.tick == tick))
         if not _take_lease(session, name=name, run_id=run_id, until=now + lease, now=now):
             finish(session, run_id=run_id, outcome="skipped", summary="Still running.", now=now)
             return Claim(None, "It is still running from an earlier start.")

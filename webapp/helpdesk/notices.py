@@ -36,7 +36,7 @@ def record(
     With ``passed_at`` the notice is only marked as done: nobody is emailed for it.
     """
     session.flush()
-    return insert_once(
+    inserted = insert_once(
         session,
         Notice,
         ["channel_id", "kind", "episode"],
@@ -45,6 +45,7 @@ def record(
         episode=episode(channel),
         mailed_at=passed_at,
     )
+    return inserted is not None
 
 
 def queue_reminders(session: Session, *, thresholds: tuple[int, ...], now: datetime) -> list[str]:
