@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
 
 from webapp.config import facebook_urls
 from webapp.facebook.graph import GraphClient
@@ -37,3 +40,13 @@ def facebook_kit(app: Flask) -> FacebookKit:
         ),
         vault=vault_for(app),
     )
+
+
+@contextmanager
+def opened_kit() -> Iterator[FacebookKit]:
+    """The current app's Facebook clients for one request, closed afterwards."""
+    facebook = facebook_kit(current_app)
+    try:
+        yield facebook
+    finally:
+        facebook.close()

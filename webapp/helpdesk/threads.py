@@ -211,6 +211,8 @@ def apply_watermarks(conversation: Conversation, messages: list[Message]) -> int
 def settle_ours(message: Message, facebook_id: str, at: datetime) -> None:
     """Facebook confirms one of our replies (its echo): sent, whatever our call heard."""
     message.facebook_id = message.facebook_id or facebook_id
+    # Facebook's time, not ours: its delivery and read watermarks are on its clock.
+    message.sent_at = at
     if message.status in (
         OutboundStatus.QUEUED,
         OutboundStatus.SENDING,
@@ -218,7 +220,6 @@ def settle_ours(message: Message, facebook_id: str, at: datetime) -> None:
     ):
         message.status, message.failure, message.failure_code = OutboundStatus.SENT, None, None
         message.lease_until = message.next_attempt_at = None
-        message.sent_at = at
 
 
 def match_outbound(session: Session, channel: Channel, metadata: str | None) -> Message | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
@@ -16,21 +14,11 @@ from webapp.blueprints.channels.routes import bp, warn_days
 from webapp.extensions import db
 from webapp.helpdesk import channels, chats, connect
 from webapp.helpdesk.errors import DomainError
-from webapp.helpdesk.kit import FacebookKit
-from webapp.integrations import facebook_kit, vault_for
+from webapp.integrations import opened_kit, vault_for
 from webapp.models import Channel
 from webapp.web import render, render_change
 
 STATE_KEY = "facebook_login_state"
-
-
-@contextmanager
-def kit() -> Iterator[FacebookKit]:
-    facebook = facebook_kit(current_app)
-    try:
-        yield facebook
-    finally:
-        facebook.close()
 
 
 @bp.get("/facebook")
@@ -44,7 +32,7 @@ def facebook_connect() -> Response:
     """Send the admin to Facebook Login, remembering a one-time ``state``."""
     state = secrets.token_urlsafe(32)
     session[STATE_KEY] = state
-    with kit() as facebook:
+    with opened_kit() as facebook:
         return redirect(facebook.login.authorization_url(state))
 
 
@@ -64,7 +52,7 @@ def facebook_callback() -> Response:
         flash("You cancelled on Facebook, so no page was connected.", "info")
         return redirect(url_for("channels.facebook_intro"))
     try:
-        with kit() as facebook:
+        with opened_kit() as facebook:
             pending = connect.complete_login(
                 db.session, kit=facebook, code=request.args.get("code", ""),
                 admin_id=current_user.id,
@@ -120,7 +108,7 @@ def facebook_confirm(pending_id: str) -> Response:
     if request.htmx:
         return selection(pending_id, "connect_area", progress=page_ids)
     try:
-        with kit() as facebook:
+        with opened_kit() as facebook:
             outcomes = connect.connect_pages(
                 db.session, kit=facebook, pending_id=pending_id, admin_id=current_user.id,
                 page_ids=page_ids,
@@ -141,7 +129,7 @@ def facebook_confirm(pending_id: str) -> Response:
 def facebook_connect_page(pending_id: str, page_id: str) -> Response:
     """Connect one page: a line of the progress list, replaced by how it went."""
     try:
-        with kit() as facebook:
+        with opened_kit() as facebook:
             [outcome] = connect.connect_pages(
                 db.session, kit=facebook, pending_id=pending_id, admin_id=current_user.id,
                 page_ids=[page_id],
@@ -238,7 +226,7 @@ def update_messaging(channel_id: int) -> Response:
 @bp.post("/<int:channel_id>/disconnect")
 def disconnect(channel_id: int) -> Response:
     """Stop a page's webhooks and forget its keys; its conversations stay."""
-    with kit() as facebook:
+    with opened_kit() as facebook:
         note = connect.disconnect_channel(db.session, kit=facebook, channel_id=channel_id)
     channel = connect.get_channel(db.session, channel_id)
     flash(f"“{channel.name}” is disconnected. Its conversations are kept.", "success")

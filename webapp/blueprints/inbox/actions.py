@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -20,25 +17,15 @@ from webapp.extensions import db
 from webapp.facebook import policy
 from webapp.helpdesk import outbox, replies, tickets
 from webapp.helpdesk.errors import DomainError
-from webapp.helpdesk.kit import FacebookKit
-from webapp.integrations import facebook_kit
+from webapp.integrations import opened_kit
 from webapp.models import ConversationStatus, Message, utcnow
 from webapp.web import render_change, safe_next
-
-
-@contextmanager
-def kit() -> Iterator[FacebookKit]:
-    facebook = facebook_kit(current_app)
-    try:
-        yield facebook
-    finally:
-        facebook.close()
 
 
 def send_now(messages: list[Message]) -> None:
     """Try the queued replies right away; the retry-outbox job handles whatever is left."""
     ids = [message.id for message in messages]
-    with kit() as facebook:
+    with opened_kit() as facebook:
         for message_id in ids:
             outbox.deliver(db.session, message_id, kit=facebook, now=utcnow())
 
@@ -135,7 +122,7 @@ def moderate(message_id: int, action: str) -> Response:
     if comment is None:
         abort(404)
     try:
-        with kit() as facebook:
+        with opened_kit() as facebook:
             tickets.moderate(
                 db.session, kit=facebook, message_id=message_id, action=action, actor=current_user
             )
