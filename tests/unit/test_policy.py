@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.facebook import policy
+from webapp.facebook import content, policy
 from webapp.facebook.policy import Kind, Rules
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -184,15 +184,15 @@ def test_kinds_match_the_models_and_unknown_kinds_are_refused() -> None:
 
 
 def test_text_problems() -> None:
-    assert policy.text_problems("  \n ") == ["Write a message first."]
-    assert policy.text_problems("x" * 1999) == []
-    assert policy.text_problems(" " + "x" * 1999 + "\n") == []  # the ends are trimmed
-    assert policy.text_problems("x" * 2000) == [
+    assert content.text_problems("  \n ") == ["Write a message first."]
+    assert content.text_problems("x" * 1999) == []
+    assert content.text_problems(" " + "x" * 1999 + "\n") == []  # the ends are trimmed
+    assert content.text_problems("x" * 2000) == [
         "Facebook allows fewer than 2,000 characters; this has 2,000. Split it into 2 messages?"
     ]
     long = ("A sentence of some length. " * 87).strip()
     assert len(long) == 2_348
-    assert policy.text_problems(long) == [
+    assert content.text_problems(long) == [
         "Facebook allows fewer than 2,000 characters; this has 2,348. Split it into 2 messages?"
     ]
 
@@ -212,7 +212,7 @@ def assert_same_content(parts: list[str], text: str, limit: int) -> None:
 
 def test_split_text_prefers_paragraphs() -> None:
     text = "First paragraph. It is short.\n\nSecond one, longer than the first.\n\nThird."
-    parts = policy.split_text(text, limit=40)
+    parts = content.split_text(text, limit=40)
     assert parts == [
         "First paragraph. It is short.",
         "Second one, longer than the first.",
@@ -221,30 +221,30 @@ def test_split_text_prefers_paragraphs() -> None:
 
 
 def test_split_text_then_sentences_then_words_then_anything() -> None:
-    assert policy.split_text("One two. Three four five six.", limit=20) == [
+    assert content.split_text("One two. Three four five six.", limit=20) == [
         "One two.",
         "Three four five six.",
     ]
-    assert policy.split_text('He said "stop." Then he left the room.', limit=20) == [
+    assert content.split_text('He said "stop." Then he left the room.', limit=20) == [
         'He said "stop."',
         "Then he left the",
         "room.",
     ]
-    assert policy.split_text("alpha beta gamma delta", limit=11) == ["alpha beta", "gamma delta"]
-    assert policy.split_text("x" * 25, limit=10) == ["x" * 10, "x" * 10, "x" * 5]
+    assert content.split_text("alpha beta gamma delta", limit=11) == ["alpha beta", "gamma delta"]
+    assert content.split_text("x" * 25, limit=10) == ["x" * 10, "x" * 10, "x" * 5]
 
 
 def test_split_text_keeps_everything_and_every_part_under_the_limit() -> None:
     paragraph = "Thanks for writing to us! " * 30 + "Your order ships Monday.\n\n"
     text = paragraph * 6 + "word " * 700 + "y" * 2500 + "\n\n\n   end"
-    parts = policy.split_text(text)
+    parts = content.split_text(text)
     assert len(parts) > 3
-    assert all(len(part) < policy.TEXT_LIMIT for part in parts)
-    assert_same_content(parts, text, policy.TEXT_LIMIT - 1)
-    assert policy.split_text("  short  ") == ["short"]
-    assert policy.split_text(" \n ") == []
+    assert all(len(part) < content.TEXT_LIMIT for part in parts)
+    assert_same_content(parts, text, content.TEXT_LIMIT - 1)
+    assert content.split_text("  short  ") == ["short"]
+    assert content.split_text(" \n ") == []
     with pytest.raises(ValueError, match="at least 1"):
-        policy.split_text("abc", limit=0)
+        content.split_text("abc", limit=0)
 
 
 # Promotional terms -----------------------------------------------------------
@@ -253,66 +253,73 @@ def test_split_text_keeps_everything_and_every_part_under_the_limit() -> None:
 def test_promotional_terms_are_found_as_whole_words_in_any_case() -> None:
     terms = ["sale", "% off", "promo code", "Free Shipping", "deal"]
     text = "BIG SALE today: 20% off with promo  code SPRING, and free-shipping!"
-    assert policy.promotional_terms(text, terms) == ["sale", "% off", "promo code", "Free Shipping"]
-    assert policy.promotional_terms("Sale!", terms) == ["sale"]
-    assert policy.promotional_terms("Take 50%off now", terms) == ["% off"]
+    assert content.promotional_terms(text, terms) == [
+        "sale",
+        "% off",
+        "promo code",
+        "Free Shipping",
+    ]
+    assert content.promotional_terms("Sale!", terms) == ["sale"]
+    assert content.promotional_terms("Take 50%off now", terms) == ["% off"]
 
 
 def test_promotional_terms_ignore_words_that_only_contain_a_term() -> None:
     terms = ["sale", "deal", "% off"]
     text = "Our wholesale team ideally handles salesforce orders; the dealer is off today."
-    assert policy.promotional_terms(text, terms) == []
-    assert policy.promotional_terms("Your refund was sent.", policy.DEFAULT_PROMOTIONAL_TERMS) == []
+    assert content.promotional_terms(text, terms) == []
+    assert (
+        content.promotional_terms("Your refund was sent.", content.DEFAULT_PROMOTIONAL_TERMS) == []
+    )
 
 
 def test_promotional_terms_are_reported_once_in_the_lists_order() -> None:
     terms = ["coupon", "sale", "SALE", " ", "coupon"]
     text = "sale sale coupon Sale"
-    assert policy.promotional_terms(text, terms) == ["coupon", "sale"]
+    assert content.promotional_terms(text, terms) == ["coupon", "sale"]
 
 
 def test_default_terms_cover_the_usual_promotions() -> None:
     text = "Buy now: a limited-time special offer, use the coupon for a discount."
-    found = policy.promotional_terms(text, policy.DEFAULT_PROMOTIONAL_TERMS)
+    found = content.promotional_terms(text, content.DEFAULT_PROMOTIONAL_TERMS)
     assert found == ["discount", "coupon", "special offer", "buy now", "limited time"]
 
 
 def test_parse_and_store_terms() -> None:
-    assert policy.parse_terms(None) == policy.DEFAULT_PROMOTIONAL_TERMS
-    assert policy.parse_terms("  \n\n") == policy.DEFAULT_PROMOTIONAL_TERMS
-    assert policy.parse_terms("Sale\n  buy   now \n\nsale\r\nvoucher") == (
+    assert content.parse_terms(None) == content.DEFAULT_PROMOTIONAL_TERMS
+    assert content.parse_terms("  \n\n") == content.DEFAULT_PROMOTIONAL_TERMS
+    assert content.parse_terms("Sale\n  buy   now \n\nsale\r\nvoucher") == (
         "Sale",
         "buy now",
         "voucher",
     )
-    assert policy.terms_to_store("\n".join(policy.DEFAULT_PROMOTIONAL_TERMS)) is None
-    assert policy.terms_to_store("  ") is None
-    assert policy.terms_to_store(" sale \nsale\nvoucher ") == "sale\nvoucher"
+    assert content.terms_to_store("\n".join(content.DEFAULT_PROMOTIONAL_TERMS)) is None
+    assert content.terms_to_store("  ") is None
+    assert content.terms_to_store(" sale \nsale\nvoucher ") == "sale\nvoucher"
 
 
 def test_tagged_and_subscription_messages_must_not_be_promotional() -> None:
-    terms = policy.DEFAULT_PROMOTIONAL_TERMS
+    terms = content.DEFAULT_PROMOTIONAL_TERMS
     promo = "Your parcel left. Use coupon SAVE10 next time!"
-    assert policy.content_problem(Kind.STANDARD, promo, terms) is None
-    problem = policy.content_problem(Kind.HUMAN_AGENT, promo, terms)
+    assert content.content_problem(Kind.STANDARD, promo, terms) is None
+    problem = content.content_problem(Kind.HUMAN_AGENT, promo, terms)
     assert (
         problem
         == "Human Agent messages must not be promotional, and this one says “coupon”. Reword it."
     )
-    assert "Subscription messages" in (policy.content_problem("subscription", promo, terms) or "")
-    assert policy.content_problem(Kind.SUBSCRIPTION, "Your parcel left.", terms) is None
+    assert "Subscription messages" in (content.content_problem("subscription", promo, terms) or "")
+    assert content.content_problem(Kind.SUBSCRIPTION, "Your parcel left.", terms) is None
 
 
 # Attachments and private replies ---------------------------------------------
 
 
 def test_attachment_problems() -> None:
-    assert policy.attachment_problem("image", 1) is None
-    assert policy.attachment_problem("file", policy.MAX_ATTACHMENT_BYTES) is None
-    too_big = policy.attachment_problem("video", policy.MAX_ATTACHMENT_BYTES + 1)
+    assert content.attachment_problem("image", 1) is None
+    assert content.attachment_problem("file", content.MAX_ATTACHMENT_BYTES) is None
+    too_big = content.attachment_problem("video", content.MAX_ATTACHMENT_BYTES + 1)
     assert too_big == "Facebook takes attachments up to 25 MB; this one is 25.1 MB."
-    assert policy.attachment_problem("audio", 0) == "That file is empty."
-    assert "“sticker”" in (policy.attachment_problem("sticker", 10) or "")
+    assert content.attachment_problem("audio", 0) == "That file is empty."
+    assert "“sticker”" in (content.attachment_problem("sticker", 10) or "")
 
 
 def test_private_replies_once_within_seven_days_to_customers_only() -> None:

@@ -10,11 +10,11 @@ from flask import Flask
 
 from tests.helpers import WebClient
 from webapp.extensions import db
-from webapp.facebook import policy
+from webapp.facebook import content, policy
 from webapp.helpdesk import channels
 from webapp.models import Channel, ChatChannel
 
-DEFAULT_TERMS = "\n".join(policy.DEFAULT_PROMOTIONAL_TERMS)
+DEFAULT_TERMS = "\n".join(content.DEFAULT_PROMOTIONAL_TERMS)
 
 
 def add_page(app: Flask, **columns: object) -> int:
@@ -142,7 +142,7 @@ def test_an_admin_edits_the_promotional_words(app: Flask, admin_web: WebClient) 
     admin_web.post(f"/channels/{channel_id}/settings/messaging", messaging(promotional_terms=""))
     page = stored(app, channel_id)
     assert page.promotional_terms is None  # cleared: back to the default list
-    assert channels.promotional_terms_for(page) == policy.DEFAULT_PROMOTIONAL_TERMS
+    assert channels.promotional_terms_for(page) == content.DEFAULT_PROMOTIONAL_TERMS
 
 
 def test_turning_settings_off_again(app: Flask, admin_web: WebClient) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.facebook import policy
+from webapp.facebook import content, policy
 from webapp.helpdesk.errors import DomainError
 from webapp.models import Channel, ChannelStatus, ChatChannel, utcnow
 
@@ -82,7 +82,7 @@ def messaging_rules(channel: Channel) -> policy.Rules:
 
 def promotional_terms_for(channel: Channel) -> tuple[str, ...]:
     """The words that mark a message as promotional on this page (the default list if unset)."""
-    return policy.parse_terms(channel.promotional_terms)
+    return content.parse_terms(channel.promotional_terms)
 
 
 def update_messaging_rules(
@@ -112,6 +112,6 @@ def update_messaging_rules(
     channel.human_agent_enabled = human_agent_enabled
     channel.subscription_enabled = subscription_enabled
     channel.subscription_use = use
-    channel.promotional_terms = policy.terms_to_store(promotional_terms)
+    channel.promotional_terms = content.terms_to_store(promotional_terms)
     session.commit()
     return channel

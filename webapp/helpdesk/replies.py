@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from webapp.facebook import policy
+from webapp.facebook import content, policy
 from webapp.helpdesk import channels, deliveries
 from webapp.helpdesk.errors import DomainError, NotFoundError
 from webapp.helpdesk.threads import add_message
@@ -135,7 +135,7 @@ def _check_policy(conversation: Conversation, draft: Draft, now: datetime) -> No
     except policy.PolicyError as error:
         raise ReplyRefusedError(str(error)) from None
     if draft.kind is policy.Kind.SUBSCRIPTION and not draft.confirmed:
-        terms = policy.promotional_terms(
+        terms = content.promotional_terms(
             draft.text, channels.promotional_terms_for(conversation.channel)
         )
         raise ConfirmationNeededError(terms)
@@ -145,12 +145,12 @@ def _texts(draft: Draft) -> list[str]:
     text = draft.text.strip()
     if not text:
         return []
-    if len(text) < policy.TEXT_LIMIT:
+    if len(text) < content.TEXT_LIMIT:
         return [text]
-    parts = policy.split_text(text)
+    parts = content.split_text(text)
     if not draft.split:
         raise TextTooLongError(
-            f"Facebook allows fewer than {policy.TEXT_LIMIT:,} characters in a message; this one"
+            f"Facebook allows fewer than {content.TEXT_LIMIT:,} characters in a message; this one"
             f" has {len(text):,}. Send it as {len(parts)} messages?",
             len(parts),
         )
@@ -160,7 +160,7 @@ def _texts(draft: Draft) -> list[str]:
 def _attachments(session: Session, draft: Draft, author_id: int) -> list[dict]:
     if draft.file is not None:
         kind = attachment_kind(draft.file.mimetype)
-        if problem := policy.attachment_problem(kind, len(draft.file.data)):
+        if problem := content.attachment_problem(kind, len(draft.file.data)):
             raise ReplyRefusedError(problem)
         upload = Upload(
             name=draft.file.name[:255] or "file", mimetype=draft.file.mimetype[:100],
@@ -226,7 +226,7 @@ def reply_privately(
         return existing[0]
     if problem := private_reply_problem(session, comment, now):
         raise ReplyRefusedError(problem)
-    if problems := policy.text_problems(text):
+    if problems := content.text_problems(text):
         raise ReplyRefusedError(problems[0])
     message = _queue(
         session, comment.conversation, author_id, text=text.strip(), attachments=[],
