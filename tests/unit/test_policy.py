@@ -297,19 +297,6 @@ def test_parse_and_store_terms() -> None:
     assert content.terms_to_store(" sale \nsale\nvoucher ") == "sale\nvoucher"
 
 
-def test_tagged_and_subscription_messages_must_not_be_promotional() -> None:
-    terms = content.DEFAULT_PROMOTIONAL_TERMS
-    promo = "Your parcel left. Use coupon SAVE10 next time!"
-    assert content.content_problem(Kind.STANDARD, promo, terms) is None
-    problem = content.content_problem(Kind.HUMAN_AGENT, promo, terms)
-    assert (
-        problem
-        == "Human Agent messages must not be promotional, and this one says “coupon”. Reword it."
-    )
-    assert "Subscription messages" in (content.content_problem("subscription", promo, terms) or "")
-    assert content.content_problem(Kind.SUBSCRIPTION, "Your parcel left.", terms) is None
-
-
 # Attachments and private replies ---------------------------------------------
 
 

@@ -325,6 +325,9 @@ def test_a_late_human_reply_goes_out_with_the_human_agent_tag(
     refused = reply(admin_web, conversation_id, "Sorry for the wait")
     assert refused.status_code == 422
     assert outbound(app) == []
+    promo = reply(admin_web, conversation_id, "Sorry! Here is a coupon", kind="human_agent")
+    assert promo.status_code == 422
+    assert "“coupon”" in promo.text  # tags never carry promotion: the agent must confirm
     reply(admin_web, conversation_id, "Sorry for the wait", kind="human_agent")
     [sent] = sandbox.received(connected.page_id, CORA)
     assert (sent["messaging_type"], sent["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")

@@ -12,8 +12,6 @@ import math
 import re
 from collections.abc import Iterable
 
-from webapp.facebook.policy import Kind
-
 TEXT_LIMIT = 2000  # message.text must be LESS than 2000 characters
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 ATTACHMENT_TYPES = ("image", "video", "audio", "file")
@@ -114,15 +112,6 @@ def terms_to_store(submitted: str | None) -> str | None:
     """What a channel stores for this list: None for blank or the default list unchanged."""
     terms = parse_terms(submitted)
     return None if terms == DEFAULT_PROMOTIONAL_TERMS else "\n".join(terms)
-
-
-def content_problem(kind: Kind | str, text: str, terms: Iterable[str]) -> str | None:
-    """Tagged and subscription messages may carry nothing promotional (reference §7.2, §7.3)."""
-    if Kind(kind) is Kind.STANDARD or not (found := promotional_terms(text, terms)):
-        return None
-    what = "Human Agent" if Kind(kind) is Kind.HUMAN_AGENT else "Subscription"
-    quoted = ", ".join(f"“{term}”" for term in found)
-    return f"{what} messages must not be promotional, and this one says {quoted}. Reword it."
 
 
 def attachment_problem(kind: str, size: int) -> str | None:

@@ -41,14 +41,15 @@ class TextTooLongError(ReplyRefusedError):
 
 
 class ConfirmationNeededError(ReplyRefusedError):
-    """A subscription message: the agent must confirm it is not promotional."""
+    """A message after the window: the agent must confirm it is not promotional."""
 
-    def __init__(self, terms: list[str]) -> None:
+    def __init__(self, terms: list[str], kind: policy.Kind) -> None:
         self.terms = terms
         found = ", ".join(f"“{term}”" for term in terms)
         lead = f"This may be promotional ({found}). " if terms else ""
+        what = "Subscription" if kind is policy.Kind.SUBSCRIPTION else "Human Agent"
         super().__init__(
-            f"{lead}Subscription messages must not contain promotional or marketing content,"
+            f"{lead}{what} messages must not contain promotional or marketing content,"
             " news of promotions or special offers. Edit the text, or confirm it has none."
         )
 
@@ -134,11 +135,15 @@ def _check_policy(conversation: Conversation, draft: Draft, now: datetime) -> No
         policy.plan_send(draft.kind, conversation.last_customer_message_at, now, rules)
     except policy.PolicyError as error:
         raise ReplyRefusedError(str(error)) from None
-    if draft.kind is policy.Kind.SUBSCRIPTION and not draft.confirmed:
-        terms = content.promotional_terms(
-            draft.text, channels.promotional_terms_for(conversation.channel)
-        )
-        raise ConfirmationNeededError(terms)
+    if draft.kind is policy.Kind.STANDARD or draft.confirmed:
+        return
+    # Facebook forbids promotion after the window. A subscription message is always
+    # confirmed by the agent; a Human Agent reply only when it looks promotional.
+    terms = content.promotional_terms(
+        draft.text, channels.promotional_terms_for(conversation.channel)
+    )
+    if terms or draft.kind is policy.Kind.SUBSCRIPTION:
+        raise ConfirmationNeededError(terms, draft.kind)
 
 
 def _texts(draft: Draft) -> list[str]:
