@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from webapp.facebook import webhooks
 from webapp.facebook.errors import GraphError
-from webapp.helpdesk import threads
+from webapp.helpdesk import comment_threads, threads
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.threads import NotYetError, Result
 from webapp.models import Channel, ChannelStatus, Direction, OutboundStatus, WebhookEvent
@@ -168,7 +168,7 @@ def on_policy(session: Session, channel: Channel, payload: dict, ctx: threads.Co
 
 def on_comment(session: Session, channel: Channel, payload: dict, ctx: threads.Context) -> Result:
     """Comments on the page's posts: threads become conversations."""
-    return threads.apply_comment(session, channel, webhooks.comment(payload), ctx)
+    return comment_threads.apply_comment(session, channel, webhooks.comment(payload), ctx)
 
 
 Handler = Callable[[Session, Channel, dict, threads.Context], Result]
