@@ -41,6 +41,8 @@ def upgrade():
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()))
         batch_op.create_index('ix_conversations_updated', ['updated_at'], unique=False)
         batch_op.create_index('ix_conversations_window', ['last_customer_message_at'], unique=False)
+        batch_op.create_index('ix_conversations_chats', ['chat_channel_id'], unique=False,
+                              sqlite_where=sa.text("mode = 'chat'"), postgresql_where=sa.text("mode = 'chat'"))
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.alter_column('status', existing_type=sa.String(length=20),
@@ -77,6 +79,7 @@ def downgrade():
                               type_=sa.String(length=20), existing_nullable=True)
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversations_chats')
         batch_op.drop_index('ix_conversations_window')
         batch_op.drop_index('ix_conversations_updated')
         batch_op.drop_column('updated_at')

@@ -7,7 +7,7 @@ import re
 from flask import Flask
 
 from tests.helpers import Credentials, WebClient
-from tests.web.test_webhooks import CORA, DAN, deliver, process, rows
+from tests.web.test_webhooks import CORA, DAN, PAYLOADS, deliver, process, rows
 from webapp.models import Channel, Conversation, Message
 
 
@@ -110,3 +110,27 @@ def test_a_conversation_moves_to_a_chat_and_back(
     admin_web.post(f"/inbox/{conversation.id}/move", {"chat_id": ""})
     assert conversation_of(app).mode == "ticket"
     assert DAN  # the second customer exists for other tests
+
+
+def test_sorting_by_the_window_puts_the_one_closing_soonest_first(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    import json
+    import time
+
+    deliver(app, "messenger/text.json")  # Cora, in September: her window closed long ago
+    now_ms = int(time.time() * 1000)
+    for psid, minutes_ago in ((DAN, 60), ("700000100000003", 5)):
+        body = json.loads((PAYLOADS / "messenger/text.json").read_text())
+        event = body["entry"][0]["messaging"][0]
+        event["sender"]["id"], event["timestamp"] = psid, now_ms - minutes_ago * 60_000
+        event["message"]["mid"] = f"m_{psid}"
+        deliver(app, json.dumps(body).encode())
+    process(app)
+    page = admin_web.get("/inbox?sort=window").text
+    order = re.findall(r"<strong>([^<]+)</strong></a>", page)
+    # Dan's window closes first (he wrote an hour ago), then Phoebe's (no profile: a
+    # fallback name); Cora's closed window comes after the open ones.
+    assert order == ["Dan Díaz", "Facebook user …0003", "Cora Customer"]
+    by_name = admin_web.get("/inbox?q=d%C3%ADaz&status=all").text
+    assert re.findall(r"<strong>([^<]+)</strong></a>", by_name) == ["Dan Díaz"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,9 @@ from webapp.models import (
     Upload,
     utcnow,
 )
+
+# A composer's text (20,000 characters at most) splits into at most 11 messages, plus a file.
+MAX_PARTS = 16
 
 
 class ReplyRefusedError(DomainError):
@@ -243,17 +246,36 @@ def reply_privately(
 
 def private_reply_problem(session: Session, comment: Message, now: datetime) -> str | None:
     """Why this comment cannot get a private reply now, or None (also counts queued ones)."""
+    used = private_replies_used(session, comment.conversation_id)
+    return _private_problem(comment, used, now)
+
+
+def private_replies_used(session: Session, conversation_id: int) -> set[str]:
+    """The comments of a thread that already have a private reply, sent or on its way."""
+    query = select(Message.target_comment_id).where(
+        Message.conversation_id == conversation_id,
+        Message.route == Route.PRIVATE_REPLY,
+        Message.status != OutboundStatus.FAILED,
+    )
+    return {target for target in session.scalars(query) if target}
+
+
+def private_reply_allowed(
+    session: Session, conversation: Conversation, now: datetime
+) -> dict[int, bool]:
+    """For each customer comment of a thread: may it still get its one private reply?"""
+    used = private_replies_used(session, conversation.id)
+    return {
+        message.id: _private_problem(message, used, now) is None
+        for message in conversation.messages
+        if message.direction is Direction.INBOUND
+    }
+
+
+def _private_problem(comment: Message, used: set[str], now: datetime) -> str | None:
     if comment.direction is not Direction.INBOUND or comment.deleted_at is not None:
         return "Only a customer's comment that is still on Facebook can get a private reply."
-    pending = session.scalar(
-        select(Message.id).where(
-            Message.route == Route.PRIVATE_REPLY,
-            Message.target_comment_id == comment.facebook_id,
-            Message.channel_id == comment.channel_id,
-            Message.status != OutboundStatus.FAILED,
-        )
-    )
-    replied = comment.privately_replied_at or (now if pending else None)
+    replied = comment.privately_replied_at or (now if comment.facebook_id in used else None)
     return policy.private_reply_problem(comment.sent_at, replied, now)
 
 
@@ -305,15 +327,9 @@ def _part_key(key: str | None, index: int) -> str | None:
 def _already_queued(session: Session, key: str | None) -> list[Message]:
     if not key:
         return []
-    query = (
-        select(Message)
-        .where(
-            or_(
-                Message.client_key == key, Message.client_key.startswith(f"{key}:", autoescape=True)
-            )
-        )
-        .order_by(Message.id)
-    )
+    # Exact keys (an IN list), never a LIKE: the lookup stays on the unique index.
+    keys = [_part_key(key, index) for index in range(MAX_PARTS)]
+    query = select(Message).where(Message.client_key.in_(keys)).order_by(Message.id)
     return list(session.scalars(query))
 
 

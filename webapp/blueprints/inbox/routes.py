@@ -120,7 +120,9 @@ def card_context(conversation_id: int, **forms: Any) -> dict[str, Any]:
         "assign_form": _assign_form(conversation),
         "move_form": _move_form(conversation),
         "private_form": PrivateReplyForm(formdata=None, client_key=secrets.token_urlsafe(24)),
-        "private_ok": _private_ok(conversation, now),
+        "private_ok": replies.private_reply_allowed(db.session, conversation, now)
+        if conversation.source is Source.COMMENT
+        else {},
         "conversation_marker": conversations.conversation_marker(db.session, conversation.id),
         "now": now,
         **forms,
@@ -143,17 +145,6 @@ def _move_form(conversation: Conversation) -> MoveForm:
         SelectChoice(str(c.id), f"Chat: {c.name}") for c in chats.list_chat_channels(db.session)
     ]
     return form
-
-
-def _private_ok(conversation: Conversation, now: Any) -> dict[int, bool]:
-    """For each customer comment: may it still get its one private reply?"""
-    if conversation.source is not Source.COMMENT:
-        return {}
-    return {
-        message.id: replies.private_reply_problem(db.session, message, now) is None
-        for message in conversation.messages
-        if message.direction == "in"
-    }
 
 
 @bp.get("/inbox/<int:conversation_id>")
