@@ -40,6 +40,18 @@ def back_to_card(conversation_id: int, *, status: int = 200, **forms: object) ->
     )  # fmt: skip
 
 
+def after_reply(conversation_id: int, messages: list[Message]) -> Response:
+    """For HTMX a fresh composer and only the new messages, appended to the thread."""
+    ids = {message.id for message in messages}
+    context = card_context(conversation_id)
+    new = [message for message in context["conversation"].messages if message.id in ids]
+    return render_change(
+        "inbox/show.html", "composer", oob=["new_messages", "window_state"],
+        redirect_to=url_for("inbox.show", conversation_id=conversation_id),
+        new_messages=new, **context,
+    )  # fmt: skip
+
+
 def _draft(form: ReplyForm) -> replies.Draft:
     upload = form.attachment.data
     file = None
@@ -78,7 +90,7 @@ def reply(conversation_id: int) -> Response:
         form.text.errors = [str(error)]
         return back_to_card(conversation_id, status=422, reply_form=form)
     send_now(messages)
-    return back_to_card(conversation_id)
+    return after_reply(conversation_id, messages)
 
 
 @bp.post("/inbox/comments/<int:message_id>/private-reply")
