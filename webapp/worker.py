@@ -56,7 +56,9 @@ class WebhookWorker:
                 return
             with self.app.app_context():
                 try:
-                    inbound.drain(db.session, kit_factory=lambda: facebook_kit(self.app))
+                    inbound.drain(
+                        db.session, kit_factory=lambda: facebook_kit(self.app), after_intake=True
+                    )
                 except Exception:  # the next sweep tries again; events stay stored
                     log.exception("Webhook processing stopped early")
                 finally:

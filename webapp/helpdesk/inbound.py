@@ -8,12 +8,15 @@ marked failed with its error, and never silently dropped.
 
 from __future__ import annotations
 
+import fcntl
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.facebook.webhooks import MalformedWebhookError, split
@@ -50,6 +53,7 @@ def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None)
     database failure raises for every delivery of the batch, and none is kept.
     """
     ticket = _Ticket(raw)
+    IntakeClock.tick()
     with _QUEUE_LOCK:
         _queue.append(ticket)
     with _WRITE:
@@ -64,11 +68,20 @@ def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None)
     return ticket.delivery_id
 
 
+# Core statements compiled once: at webhook rates the ORM's per-call work is the cost.
+_DELIVERIES = WebhookDelivery.__table__
+_EVENTS = WebhookEvent.__table__
+_NEW_DELIVERY = _DELIVERIES.insert().returning(_DELIVERIES.c.id)
+
+
 def _write(session: Session, batch: list[_Ticket], now: datetime) -> None:
     try:
-        for ticket in batch:
-            _add(session, ticket, now)
-        session.commit()
+        with writer_lock(session):
+            connection = session.connection()
+            events = [row for ticket in batch for row in _add(connection, ticket, now)]
+            if events:
+                connection.execute(_EVENTS.insert(), events)
+            session.commit()
     except Exception as error:
         session.rollback()
         for ticket in batch:
@@ -79,35 +92,54 @@ def _write(session: Session, batch: list[_Ticket], now: datetime) -> None:
             ticket.done = True
 
 
-def _add(session: Session, ticket: _Ticket, now: datetime) -> None:
+def _add(connection: Connection, ticket: _Ticket, now: datetime) -> list[dict]:
+    """Insert the delivery; its events' rows, for one insert with the whole batch's."""
     try:
         items = split(ticket.raw)
     except MalformedWebhookError as error:
         values = {"body": ticket.raw, "received_at": now, "error": str(error)[:500]}
-        session.execute(insert(WebhookDelivery).values(**values))
+        connection.execute(_DELIVERIES.insert(), values)
         ticket.error = error
+        return []
+    values = {"body": ticket.raw, "received_at": now, "error": None, "event_count": len(items)}
+    ticket.delivery_id = connection.execute(_NEW_DELIVERY, values).scalar_one()
+    return [
+        {
+            "delivery_id": ticket.delivery_id,
+            "position": position,
+            "page_id": item.page_id,
+            "kind": item.kind,
+            "occurred_at": item.occurred_at,
+            "payload": item.payload,
+            "status": EventStatus.PENDING,
+            "outcome": None,
+            "error": None,
+            "tries": 0,
+            "next_attempt_at": now,
+            "lease_until": None,
+            "processed_at": None,
+        }  # fmt: skip
+        for position, item in enumerate(items)
+    ]
+
+
+@contextmanager
+def writer_lock(session: Session) -> Iterator[None]:
+    """On SQLite, one webhook writer (intake or worker) across processes, queued by the kernel.
+
+    SQLite's own busy handler makes a waiting process sleep in steps of up to 100 ms;
+    an ``flock`` wakes the next writer the moment the lock is free.
+    """
+    url = session.get_bind().url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        yield
         return
-    ticket.delivery_id = session.execute(
-        insert(WebhookDelivery)
-        .values(body=ticket.raw, received_at=now, event_count=len(items))
-        .returning(WebhookDelivery.id)
-    ).scalar_one()
-    if items:
-        rows = [
-            {
-                "delivery_id": ticket.delivery_id,
-                "position": position,
-                "page_id": item.page_id,
-                "kind": item.kind,
-                "occurred_at": item.occurred_at,
-                "payload": item.payload,
-                "status": EventStatus.PENDING,
-                "tries": 0,
-                "next_attempt_at": now,
-            }  # fmt: skip
-            for position, item in enumerate(items)
-        ]
-        session.execute(insert(WebhookEvent), rows)
+    with open(f"{url.database}.intake-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[int]:
@@ -128,6 +160,13 @@ def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> 
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    with writer_lock(session):
+        return _claim(session, candidates, ready, now)
+
+
+def _claim(
+    session: Session, candidates: Select, ready: ColumnElement[bool], now: datetime
+) -> list[int]:
     ids = list(session.scalars(candidates))
     if not ids:
         session.commit()
@@ -159,15 +198,23 @@ def process(
     if event is None or event.status != EventStatus.PROCESSING:
         return EventStatus.DONE
     try:
-        result = ingest.apply(session, event, kit=kit, now=now)
-    except Exception as error:  # noqa: BLE001 (any failure is kept with the event, never lost)
-        session.rollback()
-        return _failed(session, event_id, error, now)
-    event.status = EventStatus.IGNORED if result.ignored else EventStatus.DONE
-    event.outcome, event.error = result.outcome[:500], None
-    event.processed_at, event.lease_until = now, None
-    session.commit()
-    return event.status
+        profiles = ingest.prefetch_profiles(session, event, kit=kit)
+    except Exception:  # noqa: BLE001 (a profile is a nicety; the event goes on without it)
+        profiles = {}
+    session.commit()  # nothing is held while Facebook was asked
+    with writer_lock(session):
+        event = session.get(WebhookEvent, event_id)
+        assert event is not None  # noqa: S101 (claimed by this process)
+        try:
+            result = ingest.apply(session, event, kit=kit, now=now, profiles=profiles)
+        except Exception as error:  # noqa: BLE001 (any failure is kept with the event, never lost)
+            session.rollback()
+            return _failed(session, event_id, error, now)
+        event.status = EventStatus.IGNORED if result.ignored else EventStatus.DONE
+        event.outcome, event.error = result.outcome[:500], None
+        event.processed_at, event.lease_until = now, None
+        session.commit()
+        return event.status
 
 
 def _failed(session: Session, event_id: int, error: Exception, now: datetime) -> EventStatus:
@@ -191,18 +238,47 @@ class DrainResult:
     failed: int = 0
 
 
+class IntakeClock:
+    """When this process last stored a delivery: the worker lets intake go first.
+
+    Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
+    the app after an hour of failures); processing may lag a moment under a burst.
+    """
+
+    QUIET = 0.05  # seconds without a new delivery before the worker takes its turn
+    LONGEST_WAIT = 2.0  # under a sustained burst it still processes a batch this often
+
+    last = 0.0
+
+    @classmethod
+    def tick(cls) -> None:
+        cls.last = time.monotonic()
+
+    @classmethod
+    def wait_for_a_lull(cls) -> None:
+        deadline = time.monotonic() + cls.LONGEST_WAIT
+        while time.monotonic() - cls.last < cls.QUIET and time.monotonic() < deadline:
+            time.sleep(cls.QUIET)
+
+
 def drain(
     session: Session,
     *,
     kit_factory: Callable[[], FacebookKit | None],
     now: Callable[[], datetime] = utcnow,
     limit: int = 1000,
+    after_intake: bool = False,
 ) -> DrainResult:
-    """Process every ready event (up to ``limit``); what the worker and the sweep both run."""
+    """Process every ready event (up to ``limit``); what the worker and the sweep both run.
+
+    ``after_intake``: the in-process worker waits for a lull in deliveries before each batch.
+    """
     result = DrainResult()
     kit = None
     try:
         while result.processed < limit:
+            if after_intake:
+                IntakeClock.wait_for_a_lull()
             ids = claim(session, now=now())
             if not ids:
                 break

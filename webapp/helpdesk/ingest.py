@@ -19,7 +19,7 @@ from webapp.facebook.errors import GraphError
 from webapp.helpdesk import comment_threads, threads
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.threads import NotYetError, Result
-from webapp.models import Channel, ChannelStatus, Direction, OutboundStatus, WebhookEvent
+from webapp.models import Channel, ChannelStatus, Contact, Direction, OutboundStatus, WebhookEvent
 
 IGNORED_KINDS = {
     "optin": "a marketing-message opt-in",
@@ -41,8 +41,30 @@ def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def prefetch_profiles(
+    session: Session, event: WebhookEvent, *, kit: FacebookKit | None
+) -> dict[str, threads.Profile]:
+    """A first-time customer's profile, fetched before any write (no lock held meanwhile)."""
+    if kit is None or event.kind not in ("message", "postback", "echo"):
+        return {}
+    side = "recipient" if event.kind == "echo" else "sender"
+    psid = str((event.payload.get(side) or {}).get("id") or "")
+    channel = session.scalar(select(Channel).where(Channel.page_id == event.page_id))
+    if not psid or channel is None or not channel.page_token_sealed:
+        return {}
+    known = select(Contact.id).where(Contact.channel_id == channel.id, Contact.external_id == psid)
+    if session.scalar(known) is not None:
+        return {}
+    return {psid: threads.fetch_profile(channel, psid, kit)}
+
+
 def apply(
-    session: Session, event: WebhookEvent, *, kit: FacebookKit | None, now: datetime
+    session: Session,
+    event: WebhookEvent,
+    *,
+    kit: FacebookKit | None,
+    now: datetime,
+    profiles: dict[str, threads.Profile] | None = None,
 ) -> Result:
     """Turn one event into what it means for the helpdesk."""
     channel = session.scalar(select(Channel).where(Channel.page_id == event.page_id))
@@ -53,7 +75,8 @@ def apply(
     if handler is None:
         what = IGNORED_KINDS.get(event.kind, f"an event Pagedesk does not act on ({event.kind})")
         return Result(f"Ignored: {what}", ignored=True)
-    return handler(session, channel, event.payload, threads.Context(kit=kit, now=now))
+    context = threads.Context(kit=kit, now=now, profiles=profiles or {})
+    return handler(session, channel, event.payload, context)
 
 
 def on_message(session: Session, channel: Channel, payload: dict, ctx: threads.Context) -> Result:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,8 @@ from webapp.models import (
     Source,
 )
 
-OUR_METADATA = "pagedesk:message:"  # put on every send (issue: replies); echoes carry it back
+OUR_METADATA = "pagedesk:message:"  # put on every send; echoes carry it back
+Profile = tuple[str | None, str | None]  # a name and a picture URL, each maybe unknown
 
 
 class NotYetError(Exception):
@@ -43,6 +45,8 @@ class Result:
 class Context:
     kit: FacebookKit | None
     now: datetime
+    # Profiles fetched before the transaction began (see ingest.prefetch_profiles).
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
 
 
 def find_message(session: Session, channel: Channel, facebook_id: str | None) -> Message | None:
@@ -58,17 +62,23 @@ def fallback_name(external_id: str) -> str:
     return f"Facebook user …{external_id[-4:]}"
 
 
-def _profile(channel: Channel, psid: str, ctx: Context) -> tuple[str | None, str | None]:
+def fetch_profile(channel: Channel, psid: str, kit: FacebookKit | None) -> Profile:
     """Name and picture from the User Profile API; nothing when Facebook refuses."""
-    if ctx.kit is None or not channel.page_token_sealed:
+    if kit is None or not channel.page_token_sealed:
         return None, None
     try:
-        token = ctx.kit.vault.open(channel.page_token_sealed)
-        profile = ctx.kit.graph.user_profile(psid, token)
+        token = kit.vault.open(channel.page_token_sealed)
+        profile = kit.graph.user_profile(psid, token)
     except (GraphError, VaultError):
         return None, None
     name = " ".join(filter(None, [profile.get("first_name"), profile.get("last_name")]))
     return name or profile.get("name"), profile.get("profile_pic")
+
+
+def _profile(channel: Channel, psid: str, ctx: Context) -> Profile:
+    if psid in ctx.profiles:
+        return ctx.profiles[psid]
+    return fetch_profile(channel, psid, ctx.kit)
 
 
 def contact_for(
