@@ -7,6 +7,7 @@ Joined into :class:`webapp.facebook.graph.GraphClient`, which brings ``request``
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +26,8 @@ class SendResult:
 class MessagingMixin:
     """Replying on Messenger and on page comments."""
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str,
-        params: dict[str, Any] | None = None,
-        data: dict[str, Any] | None = None,
-        json: Any = None,
-        files: dict[str, tuple[str, bytes, str]] | None = None,
-        acts_once: bool = False,
-    ) -> Any:
-        raise NotImplementedError  # GraphClient's own
+    # GraphClient's own: one Graph call, the JSON answer or a typed error.
+    request: Callable[..., Any]
 
     def send_message(
         self,

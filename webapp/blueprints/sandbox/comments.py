@@ -10,6 +10,7 @@ from typing import Any
 
 from webapp.blueprints.sandbox import send_checks, simulator
 from webapp.blueprints.sandbox.data import GraphFailure
+from webapp.blueprints.sandbox.parts import WorldPart
 from webapp.blueprints.sandbox.send_checks import Outcome
 
 
@@ -24,20 +25,8 @@ def unsupported(method: str, object_id: str) -> GraphFailure:
     )
 
 
-class CommentRules:
+class CommentRules(WorldPart):
     """Comments on the page's post, and what the page may do to them."""
-
-    # --- Provided by SandboxWorld ------------------------------------------------
-    app_id: str
-
-    def now(self, world: dict[str, Any] | None = None) -> float:
-        raise NotImplementedError
-
-    def _live(self, world: dict[str, Any], token: str | None) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def state(self) -> Any:
-        raise NotImplementedError
 
     # --- What customers do ---------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from webapp.blueprints.sandbox import send_checks
 from webapp.blueprints.sandbox.data import GraphFailure, customer_for
+from webapp.blueprints.sandbox.parts import WorldPart
 from webapp.blueprints.sandbox.send_checks import TAG_WINDOW, Outcome, closed
 from webapp.blueprints.sandbox.simulator import mid as new_mid
 
@@ -18,20 +19,8 @@ WINDOW = 24 * 3600
 SUBSCRIPTION = "NON_PROMOTIONAL_SUBSCRIPTION"
 
 
-class MessengerRules:
+class MessengerRules(WorldPart):
     """The Send API's checks, what customers received, and the knobs that break sending."""
-
-    # --- Provided by SandboxWorld ------------------------------------------------
-    app_id: str
-
-    def now(self, world: dict[str, Any] | None = None) -> float:
-        raise NotImplementedError
-
-    def _live(self, world: dict[str, Any], token: str | None) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def state(self) -> Any:
-        raise NotImplementedError
 
     # --- The Send API --------------------------------------------------------------
 
