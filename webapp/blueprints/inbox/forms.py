@@ -55,7 +55,3 @@ class AssignForm(FlaskForm):
 
 class MoveForm(FlaskForm):
     chat_id = SelectField("Handle as", coerce=str)
-
-
-class EmptyForm(FlaskForm):
-    """A one-button POST: only the CSRF token."""
