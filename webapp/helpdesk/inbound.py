@@ -246,7 +246,7 @@ class IntakeClock:
     """
 
     QUIET = 0.05  # seconds without a new delivery before the worker takes its turn
-    LONGEST_WAIT = 2.0  # under a sustained burst it still processes a batch this often
+    LONGEST_WAIT = 5.0  # under a sustained burst it still processes a batch this often
 
     last = 0.0
 
