@@ -246,19 +246,30 @@ class ConversationStatus(StrEnum):
     CLOSED = "closed"
 
 
+# What the ticket list filters on besides mode and status (see the indexes below).
+FILTERED = ("channel_id", "source", "assignee_id", "chat_channel_id")
+
+
 class Conversation(db.Model):
     """A Messenger thread with one contact, or one comment thread under a post."""
 
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_activity", "last_activity_at"),
+        # The ticket list reads these, never the table: one status in activity order (and
+        # its capped count), every status in activity order, the reply-window sort. Each
+        # carries the filter columns, so a filtered list is still read from the index.
+        # SQLite is told which one to use (conversations.py): without statistics its
+        # planner prefers the shortest match.
+        Index("ix_conversations_queue", "mode", "status", "last_activity_at", *FILTERED),
+        Index("ix_conversations_activity", "mode", "last_activity_at", "status", *FILTERED),
+        Index("ix_conversations_window", "mode", "status", "last_customer_message_at"),
         Index("ix_conversations_updated", "updated_at"),
-        Index("ix_conversations_window", "last_customer_message_at"),
-        # Only chats: the chat badges' sum reads these few rows, and a ticket query
-        # (most rows) is never tempted by an index that starts with ``mode``.
+        # Only chats: the chat badges' sums read these few index entries.
         Index(
             "ix_conversations_chats",
             "chat_channel_id",
+            "status",
+            "unread_count",
             sqlite_where=sql("mode = 'chat'"),
             postgresql_where=sql("mode = 'chat'"),
         ),

@@ -37,9 +37,61 @@ def test_the_list_filters_counts_and_searches(
     assert "Comment" in only_comments.text
     assert "Cora Customer" not in only_comments.text
     searched = admin_web.get("/inbox?q=ORDER&status=all")
-    assert re.search(r'All <span class="count">1</span>', searched.text)
+    assert "Cora Customer" in searched.text
+    assert "Dan Díaz" not in searched.text
     nothing = admin_web.get("/inbox?q=no-such-words")
     assert "Nothing matches" in nothing.text
+
+
+def test_search_finds_any_part_of_a_name_or_message_as_it_is_now(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    """Trigram indexes (FTS5 on SQLite, pg_trgm on PostgreSQL) kept up to date as text changes."""
+    deliver(app, "messenger/text.json")  # Cora: "Hello, is my order on its way? Grüße"
+    deliver(app, "feed/comment_add.json")  # Dan Díaz: "Is the shop open on Sunday?"
+    process(app)
+
+    def found(q: str) -> set[str]:
+        page = admin_web.get("/inbox", query_string={"q": q, "status": "all"}).text
+        return {name for name in ("Cora Customer", "Dan Díaz") if name in page}
+
+    assert found("sunda") == {"Dan Díaz"}  # inside a word, any case
+    assert found("íAZ") == {"Dan Díaz"}  # a customer's name
+    assert found("is") == {"Cora Customer", "Dan Díaz"}  # under three characters too
+    assert found('"quoted" words') == set()
+    assert found("#42") == set()
+    deliver(app, "messenger/edit.json")  # "Hello, is my order #42 on its way?"
+    process(app)
+    assert found("order #42") == {"Cora Customer"}
+    assert found("grüße") == set()  # the earlier text is kept on the card, not searched
+    no_counts = admin_web.get("/inbox?q=order").text
+    assert 'class="count"' not in no_counts  # a search's matches are listed, not counted
+
+
+def test_counts_stop_at_the_cap_and_the_pager_still_goes_on(
+    app: Flask, connected: Channel, admin_web: WebClient, monkeypatch
+) -> None:
+    from webapp.helpdesk import conversations
+
+    deliver(app, "messenger/text.json")
+    deliver(app, "feed/comment_add.json")
+    deliver(app, "feed/comment_reply.json")
+    process(app)
+    page = admin_web.get("/inbox").text
+    assert re.search(r'Open <span class="count">2</span>', page)
+    assert "Older" not in page
+    monkeypatch.setattr(conversations, "COUNT_CAP", 1)
+    monkeypatch.setattr(conversations, "PAGE_SIZE", 1)
+    first = admin_web.get("/inbox").text
+    assert re.search(r'Open <span class="count">1\+</span>', first)
+    assert re.search(r'All <span class="count">1\+</span>', first)
+    assert "Page 1<" in first  # no "of N": the count was capped
+    older = re.search(r'href="([^"]*p=2[^"]*)">Older', first).group(1).replace("&amp;", "&")
+    second = admin_web.get(older).text
+    assert "Older" not in second
+    assert "Newer" in second
+    shown = [name in text for name in ("Cora Customer", "Dan Díaz") for text in (first, second)]
+    assert sum(shown) == 2  # each on exactly one page
 
 
 def test_polling_answers_no_change_until_something_happens(

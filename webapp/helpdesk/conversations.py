@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    Label,
+    MetaData,
+    Select,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from webapp.facebook import policy
@@ -21,9 +35,17 @@ from webapp.models import (
 )
 
 PAGE_SIZE = 50
+# Counting stops here: "1,000+" open tickets needs no exact figure, and counting
+# 100,000 conversations would cost more than the rest of the page.
+COUNT_CAP = 1000
 STATUSES = ("open", "pending", "closed", "all")
 WHO = ("all", "mine", "unassigned")
 SORTS = ("activity", "window")
+
+# SQLite's search indexes (FTS5 trigram tables from migration 0006), outside the models.
+_search = MetaData()
+MESSAGES_SEARCH = Table("messages_search", _search, Column("rowid", Integer), Column("text", Text))
+CONTACTS_SEARCH = Table("contacts_search", _search, Column("rowid", Integer), Column("name", Text))
 
 
 @dataclass(frozen=True)
@@ -53,13 +75,32 @@ class Row:
 @dataclass(frozen=True)
 class Listing:
     rows: list[Row]
-    counts: dict[str, int]
-    total: int
+    # Per status, counted up to COUNT_CAP + 1 (meaning "more"); None during a search,
+    # whose matches are found for the page but not counted.
+    counts: dict[str, int] | None
     filters: Filters
+    has_more: bool  # a next page exists
+
+    def count_label(self, status: str) -> str:
+        """ "12", "1,000+" once counting stopped (All: the sum of what was counted), or ""."""
+        if self.counts is None:
+            return ""
+        parts = [self.counts[s] for s in ConversationStatus if status in (s, "all")]
+        counted = sum(min(n, COUNT_CAP) for n in parts)
+        return f"{counted:,}+" if any(n > COUNT_CAP for n in parts) else f"{counted:,}"
 
     @property
-    def pages(self) -> int:
-        return max((self.total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    def anything(self) -> bool:
+        """Whether these filters (search aside) leave any conversation at all."""
+        return self.counts is None or self.counts["all"] > 0
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages, when the count is known and exact."""
+        label = self.count_label(self.filters.status)
+        if not label or label.endswith("+"):
+            return None
+        return max((int(label.replace(",", "")) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
 def _stamp(latest: datetime | None, now: datetime | None) -> str:
@@ -83,7 +124,31 @@ def conversation_marker(
     return _stamp(latest, now)
 
 
-def _scope(filters: Filters, user_id: int) -> list:
+def _matching(session: Session, q: str) -> ColumnElement[bool]:
+    """Conversations whose customer's name or any message contains ``q``, by trigram index.
+
+    PostgreSQL answers ILIKE from pg_trgm's GIN indexes. SQLite's FTS5 trigram tables
+    (both made by migration 0006) match a quoted phrase as a case-insensitive substring;
+    under three characters there is no trigram to look up, so LIKE reads the table.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+
+        def found(table: Table, column: str) -> Select[Any]:
+            if len(q) < 3:
+                return select(table.c.rowid).where(table.c[column].like(f"%{q}%"))
+            phrase = '"' + q.replace('"', '""') + '"'
+            return select(table.c.rowid).where(table.c[column].match(phrase))
+
+        named = found(CONTACTS_SEARCH, "name")
+        said = select(Message.conversation_id).where(Message.id.in_(found(MESSAGES_SEARCH, "text")))
+    else:
+        named = select(Contact.id).where(Contact.name.ilike(f"%{q}%"))
+        said = select(Message.conversation_id).where(Message.text.ilike(f"%{q}%"))
+    by_name = select(Conversation.id).where(Conversation.contact_id.in_(named))
+    return Conversation.id.in_(union(by_name, said))
+
+
+def _scope(session: Session, filters: Filters, user_id: int) -> list:
     where: list = []
     if filters.chat_id is not None:
         where += [Conversation.mode == Mode.CHAT, Conversation.chat_channel_id == filters.chat_id]
@@ -98,56 +163,62 @@ def _scope(filters: Filters, user_id: int) -> list:
     if filters.source in (Source.MESSENGER, Source.COMMENT):
         where.append(Conversation.source == filters.source)
     if q := filters.q.strip():
-        pattern = f"%{q}%"
-        named = select(Contact.id).where(Contact.name.ilike(pattern))
-        said = select(Message.conversation_id).where(Message.text.ilike(pattern))
-        where.append(or_(Conversation.contact_id.in_(named), Conversation.id.in_(said)))
+        where.append(_matching(session, q))
     return where
 
 
 def _counts(session: Session, scope: list) -> dict[str, int]:
-    counted = select(
-        *[
-            func.count().filter(Conversation.status == status).label(status)
-            for status in ConversationStatus
-        ],
-        func.count().label("all"),
-    ).select_from(Conversation)
-    return dict(session.execute(counted.where(*scope)).one()._mapping)
+    """Each status's count, up to COUNT_CAP + 1 ("more than"), read from the queue index."""
+
+    def capped(status: ConversationStatus) -> Label[int]:
+        rows = select(Conversation.id).where(*scope, Conversation.status == status)
+        rows = rows.limit(COUNT_CAP + 1)
+        return select(func.count()).select_from(rows.subquery()).scalar_subquery().label(status)
+
+    counts = dict(session.execute(select(*map(capped, ConversationStatus))).one()._mapping)
+    return {**counts, "all": sum(counts.values())}
 
 
 def _page_ids(session: Session, where: list, filters: Filters, now: datetime) -> list[int]:
-    """The ids on this page, in the list's order."""
+    """The ids on this page in the list's order, and one more if there is a next page."""
     offset = (max(filters.page, 1) - 1) * PAGE_SIZE
+    wanted = PAGE_SIZE + 1
     ids = select(Conversation.id).where(*where)
     if filters.sort != "window":
         ordered = ids.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        return list(session.scalars(ordered.limit(PAGE_SIZE).offset(offset)))
+        return list(session.scalars(ordered.limit(wanted).offset(offset)))
     # Open windows first, closing soonest on top, then the closed ones, latest first:
     # two index-ordered ranges instead of sorting every conversation on a CASE.
     cutoff = now - policy.WINDOW
     lcm = Conversation.last_customer_message_at
     still_open = ids.where(lcm > cutoff).order_by(lcm, Conversation.id)
-    closed = ids.where(or_(lcm <= cutoff, lcm.is_(None))).order_by(lcm.desc(), Conversation.id)
-    open_count = session.scalar(select(func.count()).select_from(still_open.subquery())) or 0
-    page = list(session.scalars(still_open.limit(PAGE_SIZE).offset(offset)))
-    rest_offset = max(offset - open_count, 0)
-    if len(page) < PAGE_SIZE:
-        page += session.scalars(closed.limit(PAGE_SIZE - len(page)).offset(rest_offset))
-    return page
+    closed = ids.where(or_(lcm <= cutoff, lcm.is_(None))).order_by(
+        lcm.desc().nulls_last(), Conversation.id
+    )
+    page = list(session.scalars(still_open.limit(wanted).offset(offset)))
+    if len(page) == wanted:
+        return page
+    # Past the open windows: how far into the closed ones this page starts.
+    if page:
+        rest_offset = 0
+    else:
+        open_count = session.scalar(select(func.count()).select_from(still_open.subquery()))
+        rest_offset = max(offset - (open_count or 0), 0)
+    return page + list(session.scalars(closed.limit(wanted - len(page)).offset(rest_offset)))
 
 
 def listing(
     session: Session, filters: Filters, *, user_id: int, now: datetime | None = None
 ) -> Listing:
-    """One page of conversations, and the count for each status filter in one query."""
+    """One page of conversations, and each status's (capped) count in one query."""
     now = now or utcnow()
-    scope = _scope(filters, user_id)
-    counts = _counts(session, scope)
+    scope = _scope(session, filters, user_id)
+    counts = None if filters.q.strip() else _counts(session, scope)
     where = [*scope]
     if filters.status in ("open", "pending", "closed"):
         where.append(Conversation.status == filters.status)
     ids = _page_ids(session, where, filters, now)
+    has_more, ids = len(ids) > PAGE_SIZE, ids[:PAGE_SIZE]
     last_text = (
         select(Message.text)
         .where(Message.conversation_id == Conversation.id, Message.direction != Direction.INTERNAL)
@@ -170,8 +241,7 @@ def listing(
         Row(conversation, text, policy.reply_window(conversation.last_customer_message_at, now))
         for conversation, text in (found[i] for i in ids if i in found)
     ]
-    total = counts.get(filters.status, counts["all"]) if filters.status in STATUSES else 0
-    return Listing(rows, counts, total, filters)
+    return Listing(rows, counts, filters, has_more)
 
 
 def card(session: Session, conversation_id: int) -> Conversation | None:
