@@ -56,7 +56,7 @@ class WebClient:
         self.token: str | None = None
 
     def get(self, url: str, *, htmx: bool = False, **kwargs: Any) -> TestResponse:
-        headers = {"HX-Request": "true"} if htmx else {}
+        headers = {**({"HX-Request": "true"} if htmx else {}), **kwargs.pop("headers", {})}
         response = self.client.get(url, headers=headers, **kwargs)
         if "text/html" in response.content_type and response.status_code == 200:
             with contextlib.suppress(AssertionError):  # pages without a form

@@ -186,3 +186,49 @@ def test_sorting_by_the_window_puts_the_one_closing_soonest_first(
     assert order == ["Dan Díaz", "Facebook user …0003", "Cora Customer"]
     by_name = admin_web.get("/inbox?q=d%C3%ADaz&status=all").text
     assert re.findall(r"<strong>([^<]+)</strong></a>", by_name) == ["Dan Díaz"]
+
+
+def messages_from_cora(texts: list[str], first: int = 0) -> bytes:
+    """One delivery of several Messenger messages from Cora, a second apart."""
+    import json
+
+    body = json.loads((PAYLOADS / "messenger/text.json").read_text())
+    [event] = body["entry"][0]["messaging"]
+    body["entry"][0]["messaging"] = [
+        {**event, "timestamp": event["timestamp"] + (first + n) * 1000,
+         "message": {"mid": f"m_many_{first + n}", "text": text}}
+        for n, text in enumerate(texts)
+    ]  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def test_a_long_thread_shows_its_latest_messages_and_all_on_request(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    from webapp.helpdesk import conversations
+
+    count = conversations.THREAD_PAGE + 5
+    deliver(app, messages_from_cora([f"Message number {n:03}" for n in range(count)]))
+    process(app)
+    conversation = conversation_of(app)
+    card = admin_web.get(f"/inbox/{conversation.id}").text
+    assert "Message number 054" in card
+    assert "Message number 005" in card
+    assert "Message number 004" not in card
+    assert "Show all\n        55 messages</a>" in card
+    assert "(5 earlier ones are not shown)" in card
+
+    whole = admin_web.get(f"/inbox/{conversation.id}?thread=all").text
+    assert "Message number 000" in whole
+    assert "earlier ones are not shown" not in whole
+    # The thread's poll from the whole-thread page keeps showing everything.
+    poll = re.search(r'<ol id="thread"[^>]*hx-get="([^"]+)"', whole).group(1).replace("&amp;", "&")
+    deliver(app, messages_from_cora(["One more"], first=count))
+    process(app)
+    page = f"http://localhost/inbox/{conversation.id}?thread=all"
+    refreshed = admin_web.get(poll, htmx=True, headers={"HX-Current-URL": page})
+    assert "One more" in refreshed.text
+    assert "Message number 000" in refreshed.text
+    latest_only = admin_web.get(poll, htmx=True)
+    assert "One more" in latest_only.text
+    assert "Message number 000" not in latest_only.text

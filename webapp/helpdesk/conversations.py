@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.facebook import policy
 from webapp.models import (
@@ -38,6 +39,8 @@ PAGE_SIZE = 50
 # Counting stops here: "1,000+" open tickets needs no exact figure, and counting
 # 100,000 conversations would cost more than the rest of the page.
 COUNT_CAP = 1000
+# A card shows this many of the latest messages and offers the rest on request.
+THREAD_PAGE = 50
 STATUSES = ("open", "pending", "closed", "all")
 WHO = ("all", "mine", "unassigned")
 SORTS = ("activity", "window")
@@ -245,7 +248,7 @@ def listing(
 
 
 def card(session: Session, conversation_id: int) -> Conversation | None:
-    """A conversation with everything its card shows, messages in order."""
+    """A conversation with what its card shows around the thread."""
     return session.scalar(
         select(Conversation)
         .where(Conversation.id == conversation_id)
@@ -253,9 +256,42 @@ def card(session: Session, conversation_id: int) -> Conversation | None:
             joinedload(Conversation.channel),
             joinedload(Conversation.contact),
             joinedload(Conversation.assignee),
-            selectinload(Conversation.messages).joinedload(Message.author),
         )
     )
+
+
+@dataclass(frozen=True)
+class Thread:
+    messages: list[Message]  # in order, oldest first
+    earlier: int  # how many come before these (not shown)
+
+
+def thread(session: Session, conversation_id: int, *, whole: bool = False) -> Thread:
+    """The latest THREAD_PAGE messages of a conversation, or all of them."""
+    query = (
+        select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .options(joinedload(Message.author))
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+    )
+    if whole:
+        return Thread(list(reversed(session.scalars(query).all())), 0)
+    latest = list(reversed(session.scalars(query.limit(THREAD_PAGE + 1)).all()))
+    if len(latest) <= THREAD_PAGE:
+        return Thread(latest, 0)
+    total = session.scalar(select(func.count()).where(Message.conversation_id == conversation_id))
+    return Thread(latest[1:], (total or 0) - THREAD_PAGE)
+
+
+def messages(session: Session, ids: Iterable[int]) -> list[Message]:
+    """These messages, in thread order (the ones a reply just added)."""
+    query = (
+        select(Message)
+        .where(Message.id.in_(list(ids)))
+        .options(joinedload(Message.author))
+        .order_by(Message.sent_at, Message.id)
+    )
+    return list(session.scalars(query))
 
 
 def unread_by_chat(session: Session) -> dict[int, int]:

@@ -261,13 +261,13 @@ def private_replies_used(session: Session, conversation_id: int) -> set[str]:
 
 
 def private_reply_allowed(
-    session: Session, conversation: Conversation, now: datetime
+    session: Session, conversation: Conversation, messages: list[Message], now: datetime
 ) -> dict[int, bool]:
-    """For each customer comment of a thread: may it still get its one private reply?"""
+    """For each customer comment among these: may it still get its one private reply?"""
     used = private_replies_used(session, conversation.id)
     return {
         message.id: _private_problem(message, used, now) is None
-        for message in conversation.messages
+        for message in messages
         if message.direction is Direction.INBOUND
     }
 

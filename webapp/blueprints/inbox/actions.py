@@ -15,7 +15,7 @@ from webapp.blueprints.inbox.forms import (
 from webapp.blueprints.inbox.routes import bp, card_context
 from webapp.extensions import db
 from webapp.facebook import policy
-from webapp.helpdesk import outbox, replies, tickets
+from webapp.helpdesk import conversations, outbox, replies, tickets
 from webapp.helpdesk.errors import DomainError
 from webapp.integrations import opened_kit
 from webapp.models import ConversationStatus, Message, utcnow
@@ -42,9 +42,8 @@ def back_to_card(conversation_id: int, *, status: int = 200, **forms: object) ->
 
 def after_reply(conversation_id: int, messages: list[Message]) -> Response:
     """For HTMX a fresh composer and only the new messages, appended to the thread."""
-    ids = {message.id for message in messages}
-    context = card_context(conversation_id)
-    new = [message for message in context["conversation"].messages if message.id in ids]
+    context = card_context(conversation_id, with_thread=False)
+    new = conversations.messages(db.session, (message.id for message in messages))
     return render_change(
         "inbox/show.html", "composer", oob=["new_messages", "window_state"],
         redirect_to=url_for("inbox.show", conversation_id=conversation_id),

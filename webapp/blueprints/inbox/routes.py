@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from flask import Blueprint, abort, make_response, redirect, request, url_for
 from flask_login import current_user
@@ -97,9 +97,22 @@ def chat(chat_id: int) -> Response:
     )  # fmt: skip
 
 
-def card_context(conversation_id: int, **forms: Any) -> dict[str, Any]:
+def whole_thread() -> bool:
+    """Whether the card shows every message (?thread=all), on its HTMX requests too."""
+    if request.args.get("thread") == "all":
+        return True
+    page = urlsplit(request.headers.get("HX-Current-URL", ""))
+    return "all" in parse_qs(page.query).get("thread", [])
+
+
+def card_context(conversation_id: int, *, with_thread: bool = True, **forms: Any) -> dict[str, Any]:
     """Everything a conversation's card shows, with fresh forms unless given."""
     conversation = conversations.card(db.session, conversation_id) or abort(404)
+    thread = (
+        conversations.thread(db.session, conversation_id, whole=whole_thread())
+        if with_thread
+        else conversations.Thread([], 0)
+    )
     now = utcnow()
     rules = channels.messaging_rules(conversation.channel)
     options = policy.reply_options(conversation.last_customer_message_at, now, rules)
@@ -120,7 +133,8 @@ def card_context(conversation_id: int, **forms: Any) -> dict[str, Any]:
         "assign_form": _assign_form(conversation),
         "move_form": _move_form(conversation),
         "private_form": PrivateReplyForm(formdata=None, client_key=secrets.token_urlsafe(24)),
-        "private_ok": replies.private_reply_allowed(db.session, conversation, now)
+        "thread": thread,
+        "private_ok": replies.private_reply_allowed(db.session, conversation, thread.messages, now)
         if conversation.source is Source.COMMENT
         else {},
         "conversation_marker": conversations.conversation_marker(db.session, conversation.id),
