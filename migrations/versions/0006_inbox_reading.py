@@ -49,8 +49,7 @@ def upgrade():
         batch_op.create_index('ix_conversations_queue', ['mode', 'status', 'last_activity_at', *FILTERED], unique=False)
         batch_op.create_index('ix_conversations_activity', ['mode', 'last_activity_at', 'status', *FILTERED], unique=False)
         batch_op.create_index('ix_conversations_window', ['mode', 'status', 'last_customer_message_at'], unique=False)
-        batch_op.create_index('ix_conversations_chats', ['chat_channel_id', 'status', 'unread_count'], unique=False,
-                              sqlite_where=sa.text("mode = 'chat'"), postgresql_where=sa.text("mode = 'chat'"))
+        batch_op.create_index('ix_conversations_chats', ['mode', 'chat_channel_id', 'status', 'unread_count'], unique=False)
 
     dialect = op.get_bind().dialect.name
     if dialect == 'postgresql':
