@@ -13,6 +13,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config as settings
+from webapp import sqlite_writes
 from webapp.extensions import csrf, db, htmx, login_manager, mail, migrate
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -95,6 +96,10 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         "SQLALCHEMY_DATABASE_URI",
         settings.database_uri(app.config["DATABASE_URL"], app.instance_path),
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Writers queue on a lock file, not in SQLite's sleeping busy handler.
+        options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {})["factory"] = sqlite_writes.Connection
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -8,11 +8,9 @@ marked failed with its error, and never silently dropped.
 
 from __future__ import annotations
 
-import fcntl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +22,7 @@ from webapp.helpdesk import ingest
 from webapp.helpdesk.errors import NotFoundError
 from webapp.helpdesk.kit import FacebookKit
 from webapp.models import EventStatus, WebhookDelivery, WebhookEvent, utcnow
+from webapp.sqlite_writes import writer_lock
 
 MAX_BODY_BYTES = 1_000_000  # Facebook batches up to 1000 updates; a megabyte is plenty
 MAX_TRIES = 8
@@ -121,25 +120,6 @@ def _add(connection: Connection, ticket: _Ticket, now: datetime) -> list[dict]:
         }  # fmt: skip
         for position, item in enumerate(items)
     ]
-
-
-@contextmanager
-def writer_lock(session: Session) -> Iterator[None]:
-    """On SQLite, one webhook writer (intake or worker) across processes, queued by the kernel.
-
-    SQLite's own busy handler makes a waiting process sleep in steps of up to 100 ms;
-    an ``flock`` wakes the next writer the moment the lock is free.
-    """
-    url = session.get_bind().url
-    if url.get_backend_name() != "sqlite" or not url.database:
-        yield
-        return
-    with open(f"{url.database}.intake-lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[int]:
