@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 
 from tests.helpers import Credentials, WebClient
@@ -69,7 +70,7 @@ def test_search_finds_any_part_of_a_name_or_message_as_it_is_now(
 
 
 def test_counts_stop_at_the_cap_and_the_pager_still_goes_on(
-    app: Flask, connected: Channel, admin_web: WebClient, monkeypatch
+    app: Flask, connected: Channel, admin_web: WebClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from webapp.helpdesk import conversations
 
@@ -165,7 +166,7 @@ def test_a_conversation_moves_to_a_chat_and_back(
 
 
 def test_sorting_by_the_window_puts_the_one_closing_soonest_first(
-    app: Flask, connected: Channel, admin_web: WebClient
+    app: Flask, connected: Channel, admin_web: WebClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
     import time
@@ -186,6 +187,21 @@ def test_sorting_by_the_window_puts_the_one_closing_soonest_first(
     assert order == ["Dan Díaz", "Facebook user …0003", "Cora Customer"]
     by_name = admin_web.get("/inbox?q=d%C3%ADaz&status=all").text
     assert re.findall(r"<strong>([^<]+)</strong></a>", by_name) == ["Dan Díaz"]
+
+    deliver(app, "feed/comment_add.json")  # a comment has no window: it comes last
+    process(app)
+    expected = ["Dan Díaz", "Facebook user …0003", "Cora Customer", "Dan Díaz"]
+    page = admin_web.get("/inbox?sort=window").text
+    assert re.findall(r"<strong>([^<]+)</strong></a>", page) == expected
+    assert "Comments: no window" in page.split("Cora Customer")[1]
+    from webapp.helpdesk import conversations
+
+    monkeypatch.setattr(conversations, "PAGE_SIZE", 1)  # one per page, across the ranges
+    walked = [
+        re.findall(r"<strong>([^<]+)</strong></a>", admin_web.get(f"/inbox?sort=window&p={n}").text)
+        for n in range(1, 6)
+    ]
+    assert walked == [[name] for name in expected] + [[]]
 
 
 def messages_from_cora(texts: list[str], first: int = 0) -> bytes:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    or_,
     select,
     union,
 )
@@ -194,24 +193,28 @@ def _page_ids(session: Session, where: list, filters: Filters, now: datetime) ->
     if filters.sort != "window":
         ordered = ids.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         return list(session.scalars(ordered.limit(wanted).offset(offset)))
-    # Open windows first, closing soonest on top, then the closed ones, latest first:
-    # two index-ordered ranges instead of sorting every conversation on a CASE.
+    # Open windows first, closing soonest on top; then the closed ones, latest first; then
+    # comments, which have no window. Three index-ordered ranges, not a sort on a CASE.
     cutoff = now - policy.WINDOW
     lcm = Conversation.last_customer_message_at
-    still_open = ids.where(lcm > cutoff).order_by(lcm, Conversation.id)
-    closed = ids.where(or_(lcm <= cutoff, lcm.is_(None))).order_by(
-        lcm.desc().nulls_last(), Conversation.id
-    )
-    page = list(session.scalars(still_open.limit(wanted).offset(offset)))
-    if len(page) == wanted:
-        return page
-    # Past the open windows: how far into the closed ones this page starts.
-    if page:
-        rest_offset = 0
-    else:
-        open_count = session.scalar(select(func.count()).select_from(still_open.subquery()))
-        rest_offset = max(offset - (open_count or 0), 0)
-    return page + list(session.scalars(closed.limit(wanted - len(page)).offset(rest_offset)))
+    ranges = [
+        ids.where(lcm > cutoff).order_by(lcm, Conversation.id),
+        ids.where(lcm <= cutoff).order_by(lcm.desc(), Conversation.id),
+        ids.where(lcm.is_(None)).order_by(Conversation.id.desc()),
+    ]
+    page: list[int] = []
+    skip = offset  # of this range's rows, how many earlier pages showed
+    for part in ranges:
+        found = list(session.scalars(part.limit(wanted - len(page)).offset(skip)))
+        page += found
+        if len(page) == wanted:
+            break
+        if found:
+            skip = 0
+        elif skip:  # all of this range was on earlier pages: count it (up to ``skip``)
+            shown = select(func.count()).select_from(part.limit(skip).subquery())
+            skip -= session.scalar(shown) or 0
+    return page
 
 
 def listing(

@@ -148,7 +148,8 @@ def on_watermark(session: Session, channel: Channel, payload: dict, ctx: threads
     else:
         current = conversation.delivered_watermark
         conversation.delivered_watermark = max(filter(None, [current, watermark]))
-    changed = threads.apply_watermarks(conversation, conversation.messages)
+    pending = threads.awaiting_receipts(session, conversation, read=kind == "read")
+    changed = threads.apply_watermarks(conversation, pending)
     return Result(f"{changed} message(s) marked {'read' if kind == 'read' else 'delivered'}")
 
 

@@ -147,18 +147,37 @@ def reopen(session: Session, conversation: Conversation, at: datetime) -> None:
 def latest_messenger_conversation(
     session: Session, channel: Channel, psid: str
 ) -> Conversation | None:
+    # The contact by its unique key, then its conversations by index: a join here let
+    # SQLite's planner walk every conversation of the page.
+    contact = (
+        select(Contact.id)
+        .where(Contact.channel_id == channel.id, Contact.external_id == psid)
+        .scalar_subquery()
+    )
     query = (
         select(Conversation)
-        .join(Contact, Conversation.contact_id == Contact.id)
-        .where(
-            Conversation.channel_id == channel.id,
-            Conversation.source == Source.MESSENGER,
-            Contact.external_id == psid,
-        )
+        .where(Conversation.contact_id == contact, Conversation.source == Source.MESSENGER)
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
         .limit(1)
     )
     return session.scalar(query)
+
+
+def awaiting_receipts(session: Session, conversation: Conversation, *, read: bool) -> list[Message]:
+    """Our messages that this receipt can still change: sent ones, and delivered for a read."""
+    watermark = conversation.read_watermark if read else conversation.delivered_watermark
+    if watermark is None:
+        return []
+    changeable = {OutboundStatus.SENT, OutboundStatus.DELIVERED} if read else {OutboundStatus.SENT}
+    query = select(Message).where(
+        Message.conversation_id == conversation.id,
+        Message.sent_at <= watermark,
+        Message.direction == Direction.OUTBOUND,
+        # Said as NOT IN so that the thread's index is used, not the outbox's (whose
+        # "sent" and "delivered" rows are every reply ever sent).
+        Message.status.not_in([status for status in OutboundStatus if status not in changeable]),
+    )
+    return list(session.scalars(query))
 
 
 def messenger_conversation(
