@@ -262,6 +262,8 @@ class Conversation(db.Model):
         Index("ix_conversations_queue", "mode", "status", "last_activity_at", *FILTERED),
         Index("ix_conversations_activity", "mode", "last_activity_at", "status", *FILTERED),
         Index("ix_conversations_window", "mode", "status", "last_customer_message_at"),
+        # "Mine" and "Unassigned", every agent's first view.
+        Index("ix_conversations_assignee", "mode", "assignee_id", "status", "last_activity_at"),
         Index("ix_conversations_updated", "updated_at"),
         # The chat badges' sums, and a chat queue's counts.
         Index("ix_conversations_chats", "mode", "chat_channel_id", "status", "unread_count"),

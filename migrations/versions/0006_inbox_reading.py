@@ -49,6 +49,7 @@ def upgrade():
         batch_op.create_index('ix_conversations_queue', ['mode', 'status', 'last_activity_at', *FILTERED], unique=False)
         batch_op.create_index('ix_conversations_activity', ['mode', 'last_activity_at', 'status', *FILTERED], unique=False)
         batch_op.create_index('ix_conversations_window', ['mode', 'status', 'last_customer_message_at'], unique=False)
+        batch_op.create_index('ix_conversations_assignee', ['mode', 'assignee_id', 'status', 'last_activity_at'], unique=False)
         batch_op.create_index('ix_conversations_chats', ['mode', 'chat_channel_id', 'status', 'unread_count'], unique=False)
 
     dialect = op.get_bind().dialect.name
@@ -75,6 +76,7 @@ def downgrade():
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.drop_index('ix_conversations_chats')
+        batch_op.drop_index('ix_conversations_assignee')
         batch_op.drop_index('ix_conversations_window')
         batch_op.drop_index('ix_conversations_activity')
         batch_op.drop_index('ix_conversations_queue')

@@ -87,13 +87,20 @@ class Listing:
     filters: Filters
     has_more: bool  # a next page exists
 
-    def count_label(self, status: str) -> str:
-        """ "12", "1,000+" once counting stopped (All: the sum of what was counted), or ""."""
+    def counted(self, status: str) -> tuple[int, bool] | None:
+        """How many have this status (All: the sum), and whether counting stopped short."""
         if self.counts is None:
-            return ""
+            return None
         parts = [self.counts[s] for s in ConversationStatus if status in (s, "all")]
-        counted = sum(min(n, COUNT_CAP) for n in parts)
-        return f"{counted:,}+" if any(n > COUNT_CAP for n in parts) else f"{counted:,}"
+        return sum(min(n, COUNT_CAP) for n in parts), any(n > COUNT_CAP for n in parts)
+
+    def count_label(self, status: str) -> str:
+        """ "12", "1,000+" once counting stopped, or "" during a search."""
+        counted = self.counted(status)
+        if counted is None:
+            return ""
+        number, capped = counted
+        return f"{number:,}+" if capped else f"{number:,}"
 
     @property
     def anything(self) -> bool:
@@ -103,10 +110,10 @@ class Listing:
     @property
     def pages(self) -> int | None:
         """How many pages, when the count is known and exact."""
-        label = self.count_label(self.filters.status)
-        if not label or label.endswith("+"):
+        counted = self.counted(self.filters.status)
+        if counted is None or counted[1]:
             return None
-        return max((int(label.replace(",", "")) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        return max((counted[0] + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
 def _stamp(latest: datetime | None, now: datetime | None) -> str:
