@@ -247,23 +247,22 @@ def listing(
         .scalar_subquery()
     )
     query = (
-        select(Conversation, last_text)
+        select(Conversation, last_text, Channel.name.label("page"), User.name.label("assignee"))
+        .join(Channel, Channel.id == Conversation.channel_id)
+        .outerjoin(User, User.id == Conversation.assignee_id)
         .where(Conversation.id.in_(ids))
         .options(joinedload(Conversation.contact))
     )
-    found = {conversation.id: (conversation, text) for conversation, text in session.execute(query)}
-    # A few pages and people for fifty rows: their names, not an object joined to each row.
-    pages = dict(session.execute(select(Channel.id, Channel.name)).all())
-    people = dict(session.execute(select(User.id, User.name)).all())
+    found = {row[0].id: row for row in session.execute(query)}
     rows = [
         Row(
             conversation,
             text,
             policy.reply_window(conversation.last_customer_message_at, now),
-            pages[conversation.channel_id],
-            people.get(conversation.assignee_id) if conversation.assignee_id else None,
+            page,
+            assignee,
         )
-        for conversation, text in (found[i] for i in ids if i in found)
+        for conversation, text, page, assignee in (found[i] for i in ids if i in found)
     ]
     return Listing(rows, counts, filters, has_more)
 
