@@ -42,7 +42,7 @@ def back_to_card(conversation_id: int, *, status: int = 200, **forms: object) ->
 
 def after_reply(conversation_id: int, messages: list[Message]) -> Response:
     """For HTMX a fresh composer and only the new messages, appended to the thread."""
-    context = card_context(conversation_id, with_thread=False)
+    context = card_context(conversation_id, only_composer=True)
     new = conversations.messages(db.session, (message.id for message in messages))
     return render_change(
         "inbox/show.html", "composer", oob=["new_messages", "window_state"],

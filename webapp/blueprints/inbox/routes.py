@@ -105,14 +105,15 @@ def whole_thread() -> bool:
     return "all" in parse_qs(page.query).get("thread", [])
 
 
-def card_context(conversation_id: int, *, with_thread: bool = True, **forms: Any) -> dict[str, Any]:
-    """Everything a conversation's card shows, with fresh forms unless given."""
+def card_context(
+    conversation_id: int, *, only_composer: bool = False, **forms: Any
+) -> dict[str, Any]:
+    """Everything a conversation's card shows, with fresh forms unless given.
+
+    ``only_composer``: what an answer to a reply renders (the composer, the window and
+    the new messages), without the thread and the sidebar's forms.
+    """
     conversation = conversations.card(db.session, conversation_id) or abort(404)
-    thread = (
-        conversations.thread(db.session, conversation_id, whole=whole_thread())
-        if with_thread
-        else conversations.Thread([], 0)
-    )
     now = utcnow()
     rules = channels.messaging_rules(conversation.channel)
     options = policy.reply_options(conversation.last_customer_message_at, now, rules)
@@ -121,7 +122,7 @@ def card_context(conversation_id: int, *, with_thread: bool = True, **forms: Any
         formdata=None, kind=(allowed[0].kind.value if allowed else "standard"),
         client_key=secrets.token_urlsafe(24),
     )  # fmt: skip
-    return {
+    context = {
         "conversation": conversation,
         "window": policy.reply_window(conversation.last_customer_message_at, now),
         "options": options,
@@ -129,16 +130,22 @@ def card_context(conversation_id: int, *, with_thread: bool = True, **forms: Any
         "can_reply": conversation.source is Source.COMMENT or bool(allowed),
         "reply_form": reply_form,
         "note_form": forms.pop("note_form", None) or NoteForm(formdata=None),
+        "private_form": PrivateReplyForm(formdata=None, client_key=secrets.token_urlsafe(24)),
+        "now": now,
+    }
+    if only_composer:
+        return {**context, "private_ok": {}, **forms}
+    thread = conversations.thread(db.session, conversation_id, whole=whole_thread())
+    return {
+        **context,
         "status_form": StatusForm(formdata=None, status=conversation.status.value),
         "assign_form": _assign_form(conversation),
         "move_form": _move_form(conversation),
-        "private_form": PrivateReplyForm(formdata=None, client_key=secrets.token_urlsafe(24)),
         "thread": thread,
         "private_ok": replies.private_reply_allowed(db.session, conversation, thread.messages, now)
         if conversation.source is Source.COMMENT
         else {},
         "conversation_marker": conversations.conversation_marker(db.session, conversation.id),
-        "now": now,
         **forms,
     }
 
