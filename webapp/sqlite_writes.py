@@ -52,6 +52,8 @@ class WriterLock:
 
     def release(self) -> None:
         local = self._local
+        if not getattr(local, "depth", 0):  # not this thread's turn (a close from elsewhere)
+            return
         local.depth -= 1
         if local.depth == 0:
             local.file.close()  # closing the file gives the lock back
