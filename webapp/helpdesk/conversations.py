@@ -272,11 +272,7 @@ def card(session: Session, conversation_id: int) -> Conversation | None:
     return session.scalar(
         select(Conversation)
         .where(Conversation.id == conversation_id)
-        .options(
-            joinedload(Conversation.channel),
-            joinedload(Conversation.contact),
-            joinedload(Conversation.assignee),
-        )
+        .options(joinedload(Conversation.channel), joinedload(Conversation.contact))
     )
 
 
@@ -289,9 +285,8 @@ class Thread:
 def thread(session: Session, conversation_id: int, *, whole: bool = False) -> Thread:
     """The latest THREAD_PAGE messages of a conversation, or all of them."""
     query = (
-        select(Message)
+        _with_authors()
         .where(Message.conversation_id == conversation_id)
-        .options(joinedload(Message.author))
         .order_by(Message.sent_at.desc(), Message.id.desc())
     )
     if whole:
@@ -305,13 +300,13 @@ def thread(session: Session, conversation_id: int, *, whole: bool = False) -> Th
 
 def messages(session: Session, ids: Iterable[int]) -> list[Message]:
     """These messages, in thread order (the ones a reply just added)."""
-    query = (
-        select(Message)
-        .where(Message.id.in_(list(ids)))
-        .options(joinedload(Message.author))
-        .order_by(Message.sent_at, Message.id)
-    )
+    query = _with_authors().where(Message.id.in_(list(ids))).order_by(Message.sent_at, Message.id)
     return list(session.scalars(query))
+
+
+def _with_authors() -> Select[tuple[Message]]:
+    """Messages with the agents who wrote them, as a thread shows them."""
+    return select(Message).options(joinedload(Message.author))
 
 
 def unread_by_chat(session: Session) -> dict[int, int]:
