@@ -146,6 +146,13 @@ def register_hooks(app: Flask) -> None:
     login_manager.unauthorized_handler(login_page_response)
 
     @app.before_request
+    def autocommit_reads() -> None:  # before the sign-in gate, whose user lookup is a read
+        view = app.view_functions.get(request.endpoint or "")
+        wanted = request.method == "GET" and getattr(view, "without_transaction", False)
+        if wanted and db.session.get_bind().dialect.name == "postgresql":
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+    @app.before_request
     def require_sign_in() -> Response | None:
         view = app.view_functions.get(request.endpoint or "")
         if view is None or request.endpoint == "static" or getattr(view, "is_public", False):

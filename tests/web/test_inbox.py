@@ -248,3 +248,45 @@ def test_a_long_thread_shows_its_latest_messages_and_all_on_request(
     latest_only = admin_web.get(poll, htmx=True)
     assert "One more" in latest_only.text
     assert "Message number 000" not in latest_only.text
+
+
+def test_inbox_pages_read_without_a_transaction_on_postgresql(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite begins a transaction only at the first write anyway")
+    deliver(app, "messenger/text.json")
+    process(app)
+    conversation = conversation_of(app)
+    seen: list[bool] = []
+
+    def note(connection, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        seen.append(connection.connection.dbapi_connection.autocommit)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        page = admin_web.get("/inbox")
+        poll = re.search(r'hx-get="([^"]*since=[^"]+)"', page.text).group(1).replace("&amp;", "&")
+        assert admin_web.get(poll, htmx=True).status_code == 204
+        assert seen
+        assert all(seen), "the list and its poll run in autocommit"
+        seen.clear()
+        assert admin_web.get(f"/inbox/{conversation.id}").status_code == 200
+        assert seen[0], "the card's first statements too (its commit ends that)"
+        assert conversation_of(app).unread_count == 0, "its one write is kept"
+        seen.clear()
+        assert admin_web.get(f"/inbox/{conversation.id}").status_code == 200
+        assert seen
+        assert all(seen), "with nothing to write, the whole card"
+        seen.clear()
+        admin_web.post(f"/inbox/{conversation.id}/note", {"text": "Checked"})
+        assert seen
+        assert not any(seen), "a write runs in a transaction"
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

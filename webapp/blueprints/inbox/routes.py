@@ -25,7 +25,7 @@ from webapp.extensions import db
 from webapp.facebook import policy
 from webapp.helpdesk import accounts, channels, chats, conversations, replies, tickets
 from webapp.models import Conversation, Mode, Source, Upload, utcnow
-from webapp.web import render
+from webapp.web import render, without_transaction
 
 bp = Blueprint("inbox", __name__)
 # Shown in the page; anything else (an SVG or HTML file included) is only downloaded.
@@ -63,6 +63,7 @@ def home() -> Response:
 
 
 @bp.get("/inbox")
+@without_transaction
 def index() -> Response:
     """Tickets with filters, counts, search and paging; polled for changes."""
     marker = conversations.marker(db.session)
@@ -78,6 +79,7 @@ def index() -> Response:
 
 
 @bp.get("/chats/<int:chat_id>")
+@without_transaction
 def chat(chat_id: int) -> Response:
     """A chat channel's live queue, and the chosen conversation's pane."""
     queue = chats.get_chat_channel(db.session, chat_id)
@@ -169,6 +171,7 @@ def _move_form(conversation: Conversation) -> MoveForm:
 
 
 @bp.get("/inbox/<int:conversation_id>")
+@without_transaction
 def show(conversation_id: int) -> Response:
     """A ticket's card: the whole conversation, the composer, status and assignment."""
     marker = conversations.conversation_marker(db.session, conversation_id)
@@ -182,6 +185,7 @@ def show(conversation_id: int) -> Response:
 
 
 @bp.get("/inbox/files/<int:upload_id>")
+@without_transaction
 def upload(upload_id: int) -> Response:
     """A file an agent attached; images inline, anything else as a download."""
     file = db.session.get(Upload, upload_id) or abort(404)
