@@ -176,9 +176,17 @@ def test_a_text_message_makes_a_contact_a_conversation_and_a_message(
     )
     assert conversation.last_customer_message_at == message(app, "m_text_1").sent_at
     assert message(app, "m_text_1").text == "Hello, is my order on its way? Grüße"
-    assert rows(app, Channel)[0].last_event_at is not None
+    first = rows(app, Channel)[0].last_event_at
+    assert first is not None
     [event] = rows(app, WebhookEvent)
     assert event.status is EventStatus.DONE
+    # "Last event" is shown to the minute, and moves on about once a minute.
+    deliver(app, "messenger/postback.json")
+    process(app, later=30)
+    assert rows(app, Channel)[0].last_event_at == first
+    deliver(app, "messenger/quick_reply.json")
+    process(app, later=61)
+    assert rows(app, Channel)[0].last_event_at > first + timedelta(seconds=60)
 
 
 def test_attachments_of_every_type(app: Flask, connected: Channel) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +20,11 @@ from webapp.helpdesk import comment_threads, threads
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.threads import NotYetError, Result
 from webapp.models import Channel, ChannelStatus, Contact, Direction, OutboundStatus, WebhookEvent
+
+# "Last event received" moves on at most once a minute, as the channel list shows it:
+# otherwise every event would write the channel's row, and events processed at the same
+# time, in two processes, would queue on its lock.
+EVENT_CLOCK_STEP = timedelta(minutes=1)
 
 IGNORED_KINDS = {
     "optin": "a marketing-message opt-in",
@@ -70,7 +75,8 @@ def apply(
     channel = session.scalar(select(Channel).where(Channel.page_id == event.page_id))
     if channel is None or channel.status is ChannelStatus.DISCONNECTED:
         return Result("Ignored: this page is not connected", ignored=True)
-    channel.last_event_at = now
+    if channel.last_event_at is None or now - channel.last_event_at >= EVENT_CLOCK_STEP:
+        channel.last_event_at = now
     handler = HANDLERS.get(event.kind)
     if handler is None:
         what = IGNORED_KINDS.get(event.kind, f"an event Pagedesk does not act on ({event.kind})")
