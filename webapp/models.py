@@ -412,7 +412,11 @@ def _mark_conversations_changed(session: Session, _context: object, _instances: 
     # conversation's marker, so the inbox's polling sees it with one cheap query.
     now = utcnow()
     for obj in (*session.new, *session.dirty):
-        if isinstance(obj, Message) and obj.conversation_id is not None:
-            conversation = session.get(Conversation, obj.conversation_id)
-            if conversation is not None:
-                conversation.updated_at = now
+        if not isinstance(obj, Message):
+            continue
+        # A new message may know its conversation only through the relationship yet.
+        conversation = obj.__dict__.get("conversation") or (
+            session.get(Conversation, obj.conversation_id) if obj.conversation_id else None
+        )
+        if conversation is not None:
+            conversation.updated_at = now

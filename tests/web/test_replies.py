@@ -81,6 +81,21 @@ def test_a_reply_reaches_the_customer_then_is_delivered_and_read(
     assert "Read" in admin_web.get(f"/inbox/{conversation_id}").text
 
 
+def test_a_reply_shows_in_a_card_another_agent_has_open(
+    app: Flask, connected: Channel, admin_web: WebClient, agent_web: WebClient
+) -> None:
+    conversation_id = customer_writes(app, admin_web, connected)
+    card = agent_web.get(f"/inbox/{conversation_id}").text
+    poll = re.search(r'id="thread"[^>]*?hx-get="([^"]+)"', card, re.S)
+    assert poll
+    poll_url = poll.group(1).replace("&amp;", "&")
+    assert agent_web.get(poll_url, htmx=True).status_code == 204
+    assert reply(admin_web, conversation_id, "It left the depot").status_code == 200
+    changed = agent_web.get(poll_url, htmx=True)
+    assert changed.status_code == 200
+    assert "It left the depot" in changed.text
+
+
 def test_a_double_submitted_composer_sends_once(
     app: Flask, connected: Channel, admin_web: WebClient, sandbox
 ) -> None:

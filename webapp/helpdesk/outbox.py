@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.facebook import policy
 from webapp.facebook.errors import (
@@ -31,6 +31,7 @@ from webapp.helpdesk.vault import VaultError
 from webapp.models import (
     Channel,
     ChannelStatus,
+    Conversation,
     Message,
     OutboundStatus,
     Route,
@@ -76,9 +77,14 @@ def deliver(session: Session, message_id: int, *, kit: FacebookKit, now: datetim
     """Send one queued reply if this caller wins the claim; True when it tried."""
     if not claim(session, message_id, now=now):
         return False
-    message = session.get(Message, message_id)
-    assert message is not None  # noqa: S101 (just claimed)
-    session.refresh(message)
+    # The claim's commit expired everything: one statement reloads what sending reads.
+    through = joinedload(Message.conversation)
+    message = session.scalars(
+        select(Message)
+        .where(Message.id == message_id)
+        .options(through.joinedload(Conversation.channel), through.joinedload(Conversation.contact))
+        .execution_options(populate_existing=True)
+    ).one()
     channel = message.conversation.channel
     if channel.status not in CAN_SEND or not channel.page_token_sealed:
         _finish(session, message, OutboundStatus.HELD, failure=_held_reason(channel))

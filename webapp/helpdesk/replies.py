@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.facebook import content, policy
-from webapp.helpdesk import channels, deliveries
+from webapp.helpdesk import channels
 from webapp.helpdesk.errors import DomainError, NotFoundError
 from webapp.helpdesk.threads import add_message
 from webapp.models import (
@@ -334,9 +334,10 @@ def _already_queued(session: Session, key: str | None) -> list[Message]:
 
 
 def _commit(session: Session, messages: list[Message], key: str | None) -> list[Message]:
-    """Commit the queued replies; a double-submitted composer gets the first one's."""
-    for message in messages:
-        deliveries.touch(session, message.conversation_id)
+    """Commit the queued replies; a double-submitted composer gets the first one's.
+
+    Their conversation's change marker moves with them (``models``' flush hook).
+    """
     try:
         session.commit()
     except IntegrityError:

@@ -22,9 +22,8 @@ from webapp.models import ConversationStatus, Message, utcnow
 from webapp.web import render_change, safe_next
 
 
-def send_now(messages: list[Message]) -> None:
+def send_now(ids: list[int]) -> None:
     """Try the queued replies right away; the retry-outbox job handles whatever is left."""
-    ids = [message.id for message in messages]
     with opened_kit() as facebook:
         for message_id in ids:
             outbox.deliver(db.session, message_id, kit=facebook, now=utcnow())
@@ -40,10 +39,10 @@ def back_to_card(conversation_id: int, *, status: int = 200, **forms: object) ->
     )  # fmt: skip
 
 
-def after_reply(conversation_id: int, messages: list[Message]) -> Response:
+def after_reply(conversation_id: int, ids: list[int]) -> Response:
     """For HTMX a fresh composer and only the new messages, appended to the thread."""
     context = card_context(conversation_id, only_composer=True)
-    new = conversations.messages(db.session, (message.id for message in messages))
+    new = conversations.messages(db.session, ids)
     return render_change(
         "inbox/show.html", "composer", oob=["new_messages", "window_state"],
         redirect_to=url_for("inbox.show", conversation_id=conversation_id),
@@ -88,8 +87,9 @@ def reply(conversation_id: int) -> Response:
     except DomainError as error:
         form.text.errors = [str(error)]
         return back_to_card(conversation_id, status=422, reply_form=form)
-    send_now(messages)
-    return after_reply(conversation_id, messages)
+    ids = [message.id for message in messages]  # read once: each commit expires them
+    send_now(ids)
+    return after_reply(conversation_id, ids)
 
 
 @bp.post("/inbox/comments/<int:message_id>/private-reply")
@@ -110,7 +110,7 @@ def private_reply(message_id: int) -> Response:
     except DomainError as error:
         flash(str(error), "error")
         return back_to_card(conversation_id, status=422)
-    send_now([message])
+    send_now([message.id])
     return back_to_card(conversation_id)
 
 
@@ -122,7 +122,7 @@ def retry(message_id: int) -> Response:
     except DomainError as error:
         flash(str(error), "error")
         abort(404)
-    send_now([message])
+    send_now([message.id])
     return back_to_card(message.conversation_id)
 
 
