@@ -26,33 +26,38 @@ class MessengerRules(WorldPart):
 
     def send(self, page_id: str, token: str | None, body: dict[str, Any]) -> Outcome:
         """``POST /{page-id}/messages``: check everything Facebook checks, deliver, echo."""
-        with self.state() as world:
+        with self.state() as world:  # one read and one write of the world per send
             page_id = self.messaging_page(world, page_id, token)
             failure = send_checks.take_failure(world, page_id, after=False)
+            outcome = None if failure else self._send(world, page_id, body)
         if failure:
             raise failure  # outside the lock's block: the used-up knob is saved
-        with self.state() as world:
-            message = send_checks.checked_message(body.get("message"))
-            kind, tag = body.get("messaging_type"), body.get("tag")
-            send_checks.check_tag(tag, kind)
-            recipient = body.get("recipient")
-            if not isinstance(recipient, dict) or not (
-                recipient.get("id") or recipient.get("comment_id")
-            ):
-                raise GraphFailure("(#100) param recipient must be non-empty.", 100)
-            if recipient.get("comment_id"):
-                psid = self._private_reply_to(world, page_id, str(recipient["comment_id"]))
-            else:
-                psid = str(recipient["id"])
-                self._check_window(world, page_id, psid, kind, tag, message)
-            sent, reusable = send_checks.attachments_of(world, page_id, message)
-            entry = self._deliver(world, page_id, psid, body, message, sent)
-            answer = {"recipient_id": psid, "message_id": entry["mid"]}
-            if reusable:
-                answer["attachment_id"] = reusable
-            webhooks = self._after_send(world, page_id, psid, entry)
-            outcome = Outcome(answer, webhooks)
-            send_checks.spoil(world, page_id, outcome)
+        assert outcome is not None  # noqa: S101 (sent, or refused by a knob)
+        return outcome
+
+    def _send(self, world: dict[str, Any], page_id: str, body: dict[str, Any]) -> Outcome:
+        """The checks and the delivery; a refusal raised here leaves the world unchanged."""
+        message = send_checks.checked_message(body.get("message"))
+        kind, tag = body.get("messaging_type"), body.get("tag")
+        send_checks.check_tag(tag, kind)
+        recipient = body.get("recipient")
+        if not isinstance(recipient, dict) or not (
+            recipient.get("id") or recipient.get("comment_id")
+        ):
+            raise GraphFailure("(#100) param recipient must be non-empty.", 100)
+        if recipient.get("comment_id"):
+            psid = self._private_reply_to(world, page_id, str(recipient["comment_id"]))
+        else:
+            psid = str(recipient["id"])
+            self._check_window(world, page_id, psid, kind, tag, message)
+        sent, reusable = send_checks.attachments_of(world, page_id, message)
+        entry = self._deliver(world, page_id, psid, body, message, sent)
+        answer = {"recipient_id": psid, "message_id": entry["mid"]}
+        if reusable:
+            answer["attachment_id"] = reusable
+        webhooks = self._after_send(world, page_id, psid, entry)
+        outcome = Outcome(answer, webhooks)
+        send_checks.spoil(world, page_id, outcome)
         return outcome
 
     def messaging_page(self, world: dict[str, Any], page_id: str, token: str | None) -> str:
