@@ -159,7 +159,13 @@ def _matching(session: Session, q: str) -> ColumnElement[bool]:
         named = select(Contact.id).where(Contact.name.ilike(f"%{q}%"))
         said = select(Message.conversation_id).where(Message.text.ilike(f"%{q}%"))
     by_name = select(Conversation.id).where(Conversation.contact_id.in_(named))
-    return Conversation.id.in_(union(by_name, said))
+    matching = Conversation.id.in_(union(by_name, said))
+    if session.get_bind().dialect.name == "postgresql":
+        # "IS TRUE" keeps PostgreSQL from making the IN a join, which looks up every
+        # match by id and sorts them all: as a hashed filter on the list's own index
+        # scan, it stops once the page is full (a third faster at 3,000 matches).
+        return matching.is_(True)
+    return matching
 
 
 def _scope(session: Session, filters: Filters, user_id: int) -> list:
