@@ -76,7 +76,7 @@ def test_the_models_match_the_migrations(app: Flask) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app: Flask) -> None:
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_a_bigger_cache(app: Flask) -> None:
     from webapp.extensions import db
 
     with app.app_context():
@@ -86,3 +86,4 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app: Flask) -> None:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -16384
