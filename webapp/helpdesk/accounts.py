@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -121,9 +121,13 @@ def authenticate(
     return user
 
 
+# Built once, not per call: every request runs it, each 3-second poll included.
+_SIGNED_IN = select(User).where(User.session_token == bindparam("token"), User.active)
+
+
 def user_for_session(session: Session, token: str) -> User | None:
     """The active user a sign-in session belongs to, if it is still valid."""
-    return session.scalar(select(User).where(User.session_token == token, User.active))
+    return session.scalar(_SIGNED_IN, {"token": token})
 
 
 def list_users(session: Session) -> list[User]:

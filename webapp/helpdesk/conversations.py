@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    bindparam,
     func,
     literal_column,
     select,
@@ -123,19 +124,21 @@ def _stamp(latest: datetime | None, now: datetime | None) -> str:
     return f"{latest.isoformat() if latest else 'none'}.{minute}"
 
 
+# The polls' statements, built once: a poll with nothing new is these and the sign-in.
+_LATEST_CHANGE = select(func.max(Conversation.updated_at))
+_CHANGED_AT = select(Conversation.updated_at).where(Conversation.id == bindparam("id"))
+
+
 def marker(session: Session, *, now: datetime | None = None) -> str:
     """Changes whenever any conversation or message changes (one indexed MAX), and each minute."""
-    return _stamp(session.scalar(select(func.max(Conversation.updated_at))), now)
+    return _stamp(session.scalar(_LATEST_CHANGE), now)
 
 
 def conversation_marker(
     session: Session, conversation_id: int, *, now: datetime | None = None
 ) -> str:
     """Changes whenever this conversation or one of its messages changes, and each minute."""
-    latest = session.scalar(
-        select(Conversation.updated_at).where(Conversation.id == conversation_id)
-    )
-    return _stamp(latest, now)
+    return _stamp(session.scalar(_CHANGED_AT, {"id": conversation_id}), now)
 
 
 def _matching(session: Session, q: str) -> ColumnElement[bool]:
