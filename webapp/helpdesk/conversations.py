@@ -20,7 +20,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    union,
+    union_all,
 )
 from sqlalchemy.orm import Session, joinedload
 
@@ -162,7 +162,7 @@ def _matching(session: Session, q: str) -> ColumnElement[bool]:
         named = select(Contact.id).where(Contact.name.ilike(f"%{q}%"))
         said = select(Message.conversation_id).where(Message.text.ilike(f"%{q}%"))
     by_name = select(Conversation.id).where(Conversation.contact_id.in_(named))
-    matching = Conversation.id.in_(union(by_name, said))
+    matching = Conversation.id.in_(union_all(by_name, said))  # IN needs no de-duplication
     if session.get_bind().dialect.name == "postgresql":
         # "IS TRUE" keeps PostgreSQL from making the IN a join, which looks up every
         # match by id and sorts them all: as a hashed filter on the list's own index
