@@ -1,8 +1,8 @@
-"""The webhook worker gives way to deliveries while they keep coming."""
+"""The webhook worker gives way to a burst of deliveries, and only to a burst."""
 
 from __future__ import annotations
 
-import time
+from collections import deque
 
 import pytest
 
@@ -10,20 +10,37 @@ from webapp.helpdesk import inbound
 from webapp.helpdesk.inbound import IntakeClock
 
 
+@pytest.fixture
+def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """What the worker would sleep; and a clock with no deliveries yet."""
+    slept: list[float] = []
+    monkeypatch.setattr(inbound.time, "sleep", slept.append)
+    monkeypatch.setattr(IntakeClock, "_recent", deque(maxlen=IntakeClock.BURST))
+    return slept
+
+
 def test_during_a_burst_the_worker_rests_four_times_what_an_event_took(
-    monkeypatch: pytest.MonkeyPatch,
+    rests: list[float],
 ) -> None:
-    rests: list[float] = []
-    monkeypatch.setattr(inbound.time, "sleep", rests.append)
-    monkeypatch.setattr(IntakeClock, "last", 0.0)
-    IntakeClock.tick()  # a delivery was just stored
+    for _ in range(IntakeClock.BURST):
+        IntakeClock.tick()
     IntakeClock.give_way(0.01)
     assert rests == [pytest.approx(0.04)]
 
 
-def test_once_deliveries_pause_it_runs_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
-    rests: list[float] = []
-    monkeypatch.setattr(inbound.time, "sleep", rests.append)
-    monkeypatch.setattr(IntakeClock, "last", time.monotonic() - IntakeClock.QUIET - 0.01)
+def test_a_trickle_of_deliveries_does_not_slow_it(rests: list[float]) -> None:
+    for _ in range(IntakeClock.BURST - 1):
+        IntakeClock.tick()
+    IntakeClock.give_way(0.01)
+    assert rests == []
+
+
+def test_after_the_burst_it_runs_at_full_speed(
+    rests: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(IntakeClock.BURST):
+        IntakeClock.tick()
+    later = inbound.time.monotonic() + IntakeClock.WINDOW
+    monkeypatch.setattr(inbound.time, "monotonic", lambda: later)
     IntakeClock.give_way(0.01)
     assert rests == []

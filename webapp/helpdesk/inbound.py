@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -219,31 +220,33 @@ class DrainResult:
 
 
 class IntakeClock:
-    """When this process last stored a delivery: the worker lets intake go first.
+    """How fast this process is storing deliveries: the worker lets a burst go first.
 
     Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
     the app after an hour of failures); processing may lag a moment under a burst.
-    While deliveries keep coming, the worker rests after each event so that it takes
-    a fifth of the time: no request waits behind a whole batch, and the backlog still
-    moves; once deliveries pause, it runs at full speed.
+    During one (100 deliveries a second or more), the worker rests after each event so
+    that it takes a fifth of the time: no request waits behind a whole batch, and the
+    backlog still moves. A trickle, or the end of the burst, and it runs at full speed.
     """
 
-    QUIET = 0.05  # seconds without a new delivery: the burst is over
+    BURST = 10  # deliveries within WINDOW seconds
+    WINDOW = 0.1
     SHARE = 0.2  # the worker's share of the time during a burst
 
-    last = 0.0
+    _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
 
     @classmethod
     def tick(cls) -> None:
-        cls.last = time.monotonic()
+        cls._recent.append(time.monotonic())
 
     @classmethod
     def busy(cls) -> bool:
-        return time.monotonic() - cls.last < cls.QUIET
+        recent = cls._recent
+        return len(recent) == cls.BURST and time.monotonic() - recent[0] < cls.WINDOW
 
     @classmethod
     def give_way(cls, worked: float) -> None:
-        """After an event that took ``worked`` seconds: rest, if deliveries are coming."""
+        """After an event that took ``worked`` seconds: rest, if a burst is on."""
         if cls.busy():
             time.sleep(worked * (1 - cls.SHARE) / cls.SHARE)
 
