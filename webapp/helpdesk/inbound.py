@@ -225,13 +225,14 @@ class IntakeClock:
     Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
     the app after an hour of failures); processing may lag a moment under a burst.
     During one (100 deliveries a second or more), the worker rests after each event so
-    that it takes a fifth of the time: no request waits behind a whole batch, and the
-    backlog still moves. A trickle, or the end of the burst, and it runs at full speed.
+    that it takes a twentieth of the time: on SQLite every write takes turns, so each
+    event processed is a turn intake waits for. No request waits behind a whole batch,
+    and the backlog still moves. A trickle, or the end of the burst: full speed.
     """
 
     BURST = 10  # deliveries within WINDOW seconds
     WINDOW = 0.1
-    SHARE = 0.2  # the worker's share of the time during a burst
+    SHARE = 0.05  # the worker's share of the time during a burst
 
     _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
 
