@@ -164,6 +164,7 @@ def test_jobs_run_prints_what_it_did(app: Flask) -> None:
 def test_the_scheduler_command_runs_until_stopped(database_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x" * 32}
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT then prints every thread's stack
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -174,9 +175,15 @@ def test_the_scheduler_command_runs_until_stopped(database_url: str, tmp_path: P
         assert first.startswith("Pagedesk scheduler running (check-tokens every 1:00:00")
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=20)
+        try:
+            # A job under way is finished first: allow for a slow one on a busy machine.
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            output, _ = process.communicate()
+            pytest.fail(f"The scheduler did not stop within 60 s; its threads:\n{output}")
         assert "Scheduler stopped." in output
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+            process.communicate()  # closes the pipe too
