@@ -83,11 +83,12 @@ def scheduler() -> None:
     """Run the scheduled jobs in the foreground (use with SCHEDULER=off on the app servers)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     names = ", ".join(f"{job.name} every {job.every}" for job in JOBS.values())
-    click.echo(f"Pagedesk scheduler running ({names}). Ctrl+C stops it.")
-    try:
-        jobs.Scheduler(app).run_forever()
-    except (KeyboardInterrupt, SystemExit):
-        click.echo("Scheduler stopped.")
+
+    def running() -> None:
+        click.echo(f"Pagedesk scheduler running ({names}). Ctrl+C stops it.")
+
+    jobs.Scheduler(app).run_forever(started=running)
+    click.echo("Scheduler stopped.")
 
 
 def init_app(app: Flask) -> None:

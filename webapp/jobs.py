@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_SCHEDULER_START
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -205,11 +207,25 @@ class Scheduler:
                 self._scheduler.start()
                 self._pid = os.getpid()
 
-    def run_forever(self) -> None:
-        """``flask --app wsgi scheduler``: run the jobs in the foreground until stopped."""
-        self._scheduler = self._build(BlockingScheduler(**self._defaults()))
+    def run_forever(self, *, started: Callable[[], None] = lambda: None) -> None:
+        """``flask --app wsgi scheduler``: run the jobs in the foreground until stopped.
+
+        Ctrl+C or SIGTERM (systemd, ``docker stop``) stops it once the running jobs end,
+        even when it was started with SIGINT ignored (``nohup ... &``). ``started`` is
+        called once it runs, and a signal from then on stops it.
+        """
+        scheduler = self._scheduler = self._build(BlockingScheduler(**self._defaults()))
         self._pid = os.getpid()
-        self._scheduler.start()
+
+        def stop(*_: object) -> None:
+            if not scheduler.running:
+                raise SystemExit(0)  # still starting: nothing to wait for
+            scheduler.shutdown(wait=False)  # the loop ends; running jobs finish first
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
+        scheduler.add_listener(lambda _event: started(), EVENT_SCHEDULER_START)
+        scheduler.start()  # returns once stopped
 
     def shutdown(self) -> None:
         """Stop the scheduler (tests; shutdown), waiting for running jobs."""

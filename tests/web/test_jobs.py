@@ -161,12 +161,31 @@ def test_jobs_run_prints_what_it_did(app: Flask) -> None:
     assert "retry-outbox" in listed
 
 
-def test_the_scheduler_command_runs_until_stopped(database_url: str, tmp_path: Path) -> None:
+# ``nohup ... &`` starts a program with SIGINT ignored; Ctrl+C must stop it all the same.
+AS_NOHUP_DOES = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN);"
+    " sys.argv = ['flask', '--app', 'wsgi', 'scheduler'];"
+    " runpy.run_module('flask', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize(
+    ("stop", "command"),
+    [
+        (signal.SIGINT, ["-m", "flask", "--app", "wsgi", "scheduler"]),
+        (signal.SIGINT, ["-c", AS_NOHUP_DOES]),
+        (signal.SIGTERM, ["-m", "flask", "--app", "wsgi", "scheduler"]),
+    ],
+    ids=["ctrl-c", "ctrl-c-under-nohup", "sigterm"],
+)
+def test_the_scheduler_command_runs_until_stopped(
+    database_url: str, stop: signal.Signals, command: list[str]
+) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "x" * 32}
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT then prints every thread's stack
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler"],
+        [sys.executable, *command],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -174,7 +193,7 @@ def test_the_scheduler_command_runs_until_stopped(database_url: str, tmp_path: P
         first = process.stdout.readline()
         assert first.startswith("Pagedesk scheduler running (check-tokens every 1:00:00")
         time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         try:
             # A job under way is finished first: allow for a slow one on a busy machine.
             output, _ = process.communicate(timeout=60)
