@@ -27,6 +27,13 @@ def test_during_a_burst_the_worker_rests_for_most_of_the_time(rests: list[float]
     assert rests[0] > 0.01 * 10
 
 
+def test_after_a_slow_event_it_rests_at_most_a_second(rests: list[float]) -> None:
+    for _ in range(IntakeClock.BURST):
+        IntakeClock.tick()
+    IntakeClock.give_way(5.0)  # a profile that took Facebook five seconds
+    assert rests == [IntakeClock.LONGEST_REST]
+
+
 def test_a_trickle_of_deliveries_does_not_slow_it(rests: list[float]) -> None:
     for _ in range(IntakeClock.BURST - 1):
         IntakeClock.tick()

@@ -233,6 +233,7 @@ class IntakeClock:
     BURST = 10  # deliveries within WINDOW seconds
     WINDOW = 0.1
     SHARE = 0.05  # the worker's share of the time during a burst
+    LONGEST_REST = 1.0  # seconds, after a slow event: the batch's leases must hold
 
     _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
 
@@ -249,7 +250,7 @@ class IntakeClock:
     def give_way(cls, worked: float) -> None:
         """After an event that took ``worked`` seconds: rest, if a burst is on."""
         if cls.busy():
-            time.sleep(worked * (1 - cls.SHARE) / cls.SHARE)
+            time.sleep(min(worked * (1 - cls.SHARE) / cls.SHARE, cls.LONGEST_REST))
 
 
 def drain(
