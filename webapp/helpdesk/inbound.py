@@ -223,17 +223,16 @@ class IntakeClock:
     """How fast this process is storing deliveries: the worker lets a burst go first.
 
     Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
-    the app after an hour of failures); processing may lag a moment under a burst.
-    During one (100 deliveries a second or more), the worker rests after each event so
-    that it takes a twentieth of the time: on SQLite every write takes turns, so each
-    event processed is a turn intake waits for. No request waits behind a whole batch,
-    and the backlog still moves. A trickle, or the end of the burst: full speed.
+    the app after an hour of failures); processing may lag while a burst lasts. During
+    one (100 deliveries a second or more), the worker processes an event a second and
+    leaves every other turn to intake: on SQLite each write takes its turn, so an event
+    processed is a turn intake waits for. No request waits behind a whole batch, and
+    the backlog still moves. A trickle, or the end of the burst: full speed.
     """
 
     BURST = 10  # deliveries within WINDOW seconds
     WINDOW = 0.1
-    SHARE = 0.05  # the worker's share of the time during a burst
-    LONGEST_REST = 1.0  # seconds, after a slow event: the batch's leases must hold
+    REST = 1.0  # seconds after each event while a burst lasts
 
     _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
 
@@ -247,10 +246,10 @@ class IntakeClock:
         return len(recent) == cls.BURST and time.monotonic() - recent[0] < cls.WINDOW
 
     @classmethod
-    def give_way(cls, worked: float) -> None:
-        """After an event that took ``worked`` seconds: rest, if a burst is on."""
+    def give_way(cls) -> None:
+        """After an event: rest, if a burst is on."""
         if cls.busy():
-            time.sleep(min(worked * (1 - cls.SHARE) / cls.SHARE, cls.LONGEST_REST))
+            time.sleep(cls.REST)
 
 
 def drain(
@@ -274,12 +273,11 @@ def drain(
                 break
             kit = kit or kit_factory()
             for event_id in ids:
-                started = time.monotonic()
                 status = process(session, event_id, kit=kit, now=now())
                 result.processed += 1
                 result.failed += status in (EventStatus.PENDING, EventStatus.FAILED)
                 if after_intake:
-                    IntakeClock.give_way(time.monotonic() - started)
+                    IntakeClock.give_way()
     finally:
         if kit is not None:
             kit.close()
