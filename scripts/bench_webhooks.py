@@ -188,7 +188,8 @@ def check(env: dict[str, str], hooks: dict[str, float]) -> int:
         "with app.app_context():\n"
         "    c = lambda q: db.session.scalar(q)\n"
         "    print(c(select(func.count(WebhookDelivery.id))), c(select(func.sum(WebhookDelivery.event_count))),"
-        " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing']))),"
+        " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing'])))"
+        " + c(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.unpacked_at.is_(None))),"
         " c(select(func.count(Message.id))), c(select(func.count(func.distinct(Message.facebook_id)))),"
         " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status == 'done')))\n"
     )

@@ -116,7 +116,7 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # search's few thousand matches then stay in memory instead of being read again.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_writes.TIMEOUT * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-16384")
     cursor.close()

@@ -56,9 +56,11 @@ class WebhookWorker:
                 return
             with self.app.app_context():
                 try:
-                    inbound.drain(
+                    result = inbound.drain(
                         db.session, kit_factory=lambda: facebook_kit(self.app), after_intake=True
                     )
+                    if result.processed >= inbound.DRAIN_LIMIT:
+                        self._wake.set()  # a backlog: go on now, not at the next sweep
                 except Exception:  # the next sweep tries again; events stay stored
                     log.exception("Webhook processing stopped early")
                 finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -30,6 +31,7 @@ from webapp.models import (
     WebhookEvent,
     utcnow,
 )
+from webapp.worker import WebhookWorker
 
 PAYLOADS = Path(__file__).parent.parent / "payloads"
 CORA, DAN, PHOEBE = "700000100000001", "700000100000002", "700000100000003"
@@ -58,6 +60,12 @@ def process(app: Flask, *, later: float = 0) -> inbound.DrainResult:
             kit_factory=lambda: facebook_kit(app),
             now=lambda: utcnow() + timedelta(seconds=later),
         )
+
+
+def unpack(app: Flask) -> int:
+    """The worker's first step: a stored delivery's events, read out of its body."""
+    with app.app_context():
+        return inbound.unpack(db.session)
 
 
 def rows(app: Flask, model: Any, *where: Any) -> list[Any]:
@@ -101,16 +109,42 @@ def test_a_missing_or_wrong_signature_is_refused_and_nothing_stored(
     assert rows(app, WebhookDelivery) == []
 
 
-def test_a_good_delivery_is_stored_exactly_as_received(app: Flask) -> None:
+def test_a_good_delivery_is_stored_exactly_as_received(app: Flask, admin_web: WebClient) -> None:
     raw = body("messenger/batch.json")
     response = deliver(app, raw)
     assert (response.status_code, response.text) == (200, "EVENT_RECEIVED")
     [delivery] = rows(app, WebhookDelivery)
-    assert delivery.body == raw
-    assert delivery.event_count == 3
+    assert (delivery.body, delivery.unpacked_at) == (raw, None)
+    assert rows(app, WebhookEvent) == []  # the request only stores; the worker unpacks
+    assert "1 delivery is stored and waiting" in admin_web.get("/webhooks/log").text
+    assert unpack(app) == 1
+    assert "waiting for the worker" not in admin_web.get("/webhooks/log").text
+    assert unpack(app) == 0
+    [delivery] = rows(app, WebhookDelivery)
+    assert (delivery.event_count, delivery.error) == (3, None)
+    assert delivery.unpacked_at is not None
     events = rows(app, WebhookEvent)
-    assert [e.kind for e in events] == ["message", "message", "message"]
+    assert [(e.position, e.kind) for e in events] == [
+        (0, "message"),
+        (1, "message"),
+        (2, "message"),
+    ]
     assert {e.status for e in events} == {EventStatus.PENDING}
+
+
+def test_a_page_webhook_whose_events_cannot_be_read_keeps_why(
+    app: Flask, connected: Channel, admin_web: WebClient
+) -> None:
+    raw = body("messenger/text.json").replace(b'"timestamp": 1', b'"timestamp": "soon", "x": 1')
+    assert deliver(app, raw).status_code == 200  # a page webhook: acknowledged, then read
+    process(app)
+    [delivery] = rows(app, WebhookDelivery)
+    assert delivery.body == raw
+    assert (delivery.event_count, rows(app, WebhookEvent)) == (0, [])
+    assert "Its events could not be read: invalid literal" in (delivery.error or "")
+    page = admin_web.get(f"/webhooks/log/deliveries/{delivery.id}").text
+    assert "Its events could not be read" in page
+    assert "Its events could not be read" in admin_web.get("/webhooks/log").text
 
 
 @pytest.mark.parametrize(
@@ -145,13 +179,13 @@ def test_when_the_database_cannot_take_it_facebook_retries_and_nothing_half_writ
     app: Flask,
 ) -> None:
     with app.app_context():
-        db.session.execute(text("ALTER TABLE webhook_events RENAME TO webhook_events_away"))
+        db.session.execute(text("ALTER TABLE webhook_deliveries RENAME TO deliveries_away"))
         db.session.commit()
     assert deliver(app, "messenger/text.json").status_code == 503
     with app.app_context():
-        db.session.execute(text("ALTER TABLE webhook_events_away RENAME TO webhook_events"))
+        db.session.execute(text("ALTER TABLE deliveries_away RENAME TO webhook_deliveries"))
         db.session.commit()
-    assert rows(app, WebhookDelivery) == []  # the delivery row went with the failed events
+    assert rows(app, WebhookDelivery) == []
 
 
 # --- What each event becomes ----------------------------------------------------------
@@ -475,6 +509,7 @@ def test_two_processes_never_take_the_same_event(
     app: Flask, app_factory: Callable[..., Flask]
 ) -> None:
     deliver(app, "messenger/batch.json")
+    unpack(app)
     other = app_factory()
     with app.app_context():
         first = inbound.claim(db.session, limit=2)
@@ -489,6 +524,47 @@ def test_two_processes_never_take_the_same_event(
     assert not set(first) & set(second)
     assert nothing_left == []
     assert sorted(later) == sorted(first + second)  # a dead worker's lease runs out
+
+
+def test_two_processes_never_unpack_the_same_delivery(
+    app: Flask, app_factory: Callable[..., Flask]
+) -> None:
+    for n in range(40):
+        deliver(app, body("messenger/batch.json").replace(b"m_batch_", f"m_{n}_".encode()))
+    apps = [app, app_factory()]
+
+    def unpack_all(worker: int) -> int:
+        with apps[worker % 2].app_context():
+            done = 0
+            while count := inbound.unpack(db.session, limit=3):
+                done += count
+            return done
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        unpacked = list(pool.map(unpack_all, range(4)))
+    assert sum(unpacked) >= 40  # one may read a delivery another then stores first
+    events = rows(app, WebhookEvent)
+    assert len(events) == 120
+    assert len({(e.delivery_id, e.position) for e in events}) == 120
+    assert {d.event_count for d in rows(app, WebhookDelivery)} == {3}
+
+
+def test_the_worker_goes_through_a_backlog_without_waiting_for_the_sweep(
+    app: Flask, connected: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbound, "DRAIN_LIMIT", 2)  # events per pass
+    for n in range(3):
+        deliver(app, body("messenger/batch.json").replace(b"m_batch_", f"m_{n}_".encode()))
+    worker = WebhookWorker(app, sweep_seconds=600)
+    worker.wake()
+    try:
+        deadline = time.monotonic() + 30
+        while len(rows(app, Message)) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert len(rows(app, Message)) == 9  # five passes, on one wake
+    assert {e.status for e in rows(app, WebhookEvent)} == {EventStatus.DONE}
 
 
 def test_the_webhook_log_filters_shows_the_raw_body_and_reruns(
@@ -542,4 +618,6 @@ def test_concurrent_deliveries_are_each_stored_once(app: Flask, live_server: str
     assert statuses == [200] * 40
     stored = sorted(d.body for d in rows(app, WebhookDelivery))
     assert stored == sorted(bodies)
+    assert unpack(app) == 20  # (at most 20 a turn)
+    assert unpack(app) == 20
     assert len(rows(app, WebhookEvent)) == 40

@@ -87,8 +87,8 @@ def feed_kind(value: dict[str, Any]) -> str:
     return f"feed_{item or 'unknown'}"
 
 
-def split(raw: bytes) -> list[WebhookItem]:
-    """Every event of a delivery, in body order; :class:`MalformedWebhookError` if it isn't one."""
+def envelope(raw: bytes) -> list[dict[str, Any]]:
+    """A delivery's entries; :class:`MalformedWebhookError` if it is not a page webhook."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
@@ -98,12 +98,15 @@ def split(raw: bytes) -> list[WebhookItem]:
     entries = body.get("entry")
     if not isinstance(entries, list):
         raise MalformedWebhookError('The body has no "entry" list.')
-    items: list[WebhookItem] = []
     for entry in entries:
         if not isinstance(entry, dict) or "id" not in entry:
             raise MalformedWebhookError("An entry has no page id.")
-        items += _entry_items(entry)
-    return items
+    return entries
+
+
+def split(raw: bytes) -> list[WebhookItem]:
+    """Every event of a delivery, in body order; :class:`MalformedWebhookError` if it isn't one."""
+    return [item for entry in envelope(raw) for item in _entry_items(entry)]
 
 
 def _entry_items(entry: dict[str, Any]) -> list[WebhookItem]:

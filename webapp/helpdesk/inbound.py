@@ -8,6 +8,7 @@ marked failed with its error, and never silently dropped.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -15,115 +16,176 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    TextClause,
+    and_,
+    bindparam,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from webapp.facebook.webhooks import MalformedWebhookError, split
+from webapp.facebook.webhooks import MalformedWebhookError, WebhookItem, envelope, split
 from webapp.helpdesk import ingest
 from webapp.helpdesk.errors import NotFoundError
 from webapp.helpdesk.kit import FacebookKit
 from webapp.models import EventStatus, WebhookDelivery, WebhookEvent, utcnow
-from webapp.sqlite_writes import writer_lock
+from webapp.sqlite_writes import execute_alone, writer_lock
 
 MAX_BODY_BYTES = 1_000_000  # Facebook batches up to 1000 updates; a megabyte is plenty
 MAX_TRIES = 8
+UNPACK_IN_BURST = 2  # deliveries per turn while a burst lasts (each turn holds the writer)
 LEASE = timedelta(minutes=2)
+DRAIN_LIMIT = 1000  # events per pass, so that a sweep job ends
+CLAIM_BATCH = 20  # events a process takes at a time
 
 
 @dataclass
 class _Ticket:
     raw: bytes
+    error: Exception | None = None  # malformed, or the database failed
     done: bool = False
-    delivery_id: int | None = None
-    error: Exception | None = None
 
 
 # Group commit: each process has one writer at a time, and it writes every delivery
-# queued by then in one transaction: one fsync for many deliveries, and no thread
-# sleeping in SQLite's busy handler. A request answers only after its own commit.
+# queued by then in one INSERT: one statement, one transaction, one fsync for many
+# deliveries. A request answers only after its own commit.
 _WRITE = threading.Lock()
 _QUEUE_LOCK = threading.Lock()
 _queue: list[_Ticket] = []
+MAX_BATCH = 32  # deliveries per INSERT (a process rarely has more threads)
 
 
-def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None) -> int:
-    """Keep a signed body and its events (pending), committed before this returns.
+def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None) -> None:
+    """Keep a signed body, committed before this returns; its events are unpacked later.
 
     A malformed body is recorded and :class:`MalformedWebhookError` raised; a
     database failure raises for every delivery of the batch, and none is kept.
     """
     ticket = _Ticket(raw)
+    try:
+        envelope(raw)  # before the queue: the writer's turn is for writing
+    except MalformedWebhookError as error:
+        ticket.error = error
     IntakeClock.tick()
     with _QUEUE_LOCK:
         _queue.append(ticket)
     with _WRITE:
-        if not ticket.done:
+        while not ticket.done:
             with _QUEUE_LOCK:
-                batch = _queue[:]
-                _queue.clear()
-            _write(session, batch, now or utcnow())
+                batch = _queue[:MAX_BATCH]
+                del _queue[:MAX_BATCH]
+            _write(session.get_bind(), batch, now or utcnow())
     if ticket.error is not None:
         raise ticket.error
-    assert ticket.delivery_id is not None  # noqa: S101 (set by the writer)
-    return ticket.delivery_id
 
 
-# Core statements compiled once: at webhook rates the ORM's per-call work is the cost.
 _DELIVERIES = WebhookDelivery.__table__
 _EVENTS = WebhookEvent.__table__
-_NEW_DELIVERY = _DELIVERIES.insert().returning(_DELIVERIES.c.id)
+_COLUMNS = ("body", "received_at", "error", "event_count", "unpacked_at")
 
 
-def _write(session: Session, batch: list[_Ticket], now: datetime) -> None:
+@functools.cache
+def _insert_deliveries(count: int) -> TextClause:
+    """One INSERT of ``count`` deliveries, built once per count.
+
+    (SQLAlchemy compiles a many-row ``insert().values()`` again on every call.)
+    """
+    rows = ", ".join("(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in range(count))
+    sql = f"INSERT INTO {_DELIVERIES.name} ({', '.join(_COLUMNS)}) VALUES {rows}"  # noqa: S608 (no input)
+    types = {c: _DELIVERIES.c[c].type for c in _COLUMNS}
+    return text(sql).bindparams(
+        *(bindparam(f"{c}_{n}", type_=types[c]) for n in range(count) for c in _COLUMNS)
+    )
+
+
+def _write(engine: Engine, batch: list[_Ticket], now: datetime) -> None:
+    params = {}
+    for n, ticket in enumerate(batch):
+        error = str(ticket.error)[:500] if ticket.error else None
+        values = (ticket.raw, now, error, 0, now if error else None)  # a refused body: no events
+        params.update({f"{name}_{n}": value for name, value in zip(_COLUMNS, values, strict=True)})
     try:
-        with writer_lock(session):
-            connection = session.connection()
-            events = [row for ticket in batch for row in _add(connection, ticket, now)]
-            if events:
-                connection.execute(_EVENTS.insert(), events)
-            session.commit()
-    except Exception as error:
-        session.rollback()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            execute_alone(connection, _insert_deliveries(len(batch)), params)
+    except Exception as error:  # noqa: BLE001 (raised in each request of the batch)
         for ticket in batch:
             ticket.error = error
-        raise
     finally:
         for ticket in batch:
             ticket.done = True
 
 
-def _add(connection: Connection, ticket: _Ticket, now: datetime) -> list[dict]:
-    """Insert the delivery; its events' rows, for one insert with the whole batch's."""
+# --- Unpacking: a delivery's events, read out of its body by the worker ---------------
+
+_WAITING = (
+    select(WebhookDelivery.id, WebhookDelivery.body)
+    .where(WebhookDelivery.unpacked_at.is_(None))
+    .order_by(WebhookDelivery.id)
+)
+
+
+def unpack(session: Session, *, limit: int = 20, now: datetime | None = None) -> int:
+    """Store the events of up to ``limit`` deliveries (pending), oldest first; how many.
+
+    A body whose events cannot be read keeps the reason, for the Webhook log. Locked
+    rows on PostgreSQL, and a re-check under the writer lock on SQLite, keep two
+    processes from unpacking the same delivery.
+    """
+    now = now or utcnow()
+    waiting = session.execute(_WAITING.limit(limit).with_for_update(skip_locked=True)).all()
+    if not waiting:
+        session.commit()
+        return 0
+    read = [(delivery_id, *_read(body)) for delivery_id, body in waiting]  # before the lock
+    with writer_lock(session):
+        events = []
+        for delivery_id, items, error in read:
+            taken = session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.unpacked_at.is_(None))
+                .values(unpacked_at=now, event_count=len(items), error=error)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken:
+                events += [_event_row(delivery_id, n, item, now) for n, item in enumerate(items)]
+        if events:
+            session.execute(_EVENTS.insert(), events)
+        session.commit()
+    return len(read)
+
+
+def _read(body: bytes) -> tuple[list[WebhookItem], str | None]:
     try:
-        items = split(ticket.raw)
-    except MalformedWebhookError as error:
-        values = {"body": ticket.raw, "received_at": now, "error": str(error)[:500]}
-        connection.execute(_DELIVERIES.insert(), values)
-        ticket.error = error
-        return []
-    values = {"body": ticket.raw, "received_at": now, "error": None, "event_count": len(items)}
-    ticket.delivery_id = connection.execute(_NEW_DELIVERY, values).scalar_one()
-    return [
-        {
-            "delivery_id": ticket.delivery_id,
-            "position": position,
-            "page_id": item.page_id,
-            "kind": item.kind,
-            "occurred_at": item.occurred_at,
-            "payload": item.payload,
-            "status": EventStatus.PENDING,
-            "outcome": None,
-            "error": None,
-            "tries": 0,
-            "next_attempt_at": now,
-            "lease_until": None,
-            "processed_at": None,
-        }  # fmt: skip
-        for position, item in enumerate(items)
-    ]
+        return split(body), None
+    except Exception as error:  # noqa: BLE001 (acknowledged already: keep why, lose nothing)
+        return [], f"Its events could not be read: {error}"[:500]
 
 
-def claim(session: Session, *, limit: int = 20, now: datetime | None = None) -> list[int]:
+def _event_row(delivery_id: int, position: int, item: WebhookItem, now: datetime) -> dict:
+    return {
+        "delivery_id": delivery_id,
+        "position": position,
+        "page_id": item.page_id,
+        "kind": item.kind,
+        "occurred_at": item.occurred_at,
+        "payload": item.payload,
+        "status": EventStatus.PENDING,
+        "outcome": None,
+        "error": None,
+        "tries": 0,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "processed_at": None,
+    }  # fmt: skip
+
+
+def claim(session: Session, *, limit: int = CLAIM_BATCH, now: datetime | None = None) -> list[int]:
     """Take up to ``limit`` ready events for this process, oldest first."""
     now = now or utcnow()
     ready = or_(
@@ -215,7 +277,8 @@ def _failed(session: Session, event_id: int, error: Exception, now: datetime) ->
 
 @dataclass
 class DrainResult:
-    processed: int = 0
+    unpacked: int = 0  # deliveries
+    processed: int = 0  # events
     failed: int = 0
 
 
@@ -257,21 +320,28 @@ def drain(
     *,
     kit_factory: Callable[[], FacebookKit | None],
     now: Callable[[], datetime] = utcnow,
-    limit: int = 1000,
+    limit: int | None = None,
     after_intake: bool = False,
 ) -> DrainResult:
-    """Process every ready event (up to ``limit``); what the worker and the sweep both run.
+    """Unpack stored deliveries and process every ready event (up to ``limit``, else
+    :data:`DRAIN_LIMIT`); what the worker and the sweep both run.
 
     ``after_intake``: the in-process worker gives way to deliveries (:class:`IntakeClock`).
     """
+    limit = DRAIN_LIMIT if limit is None else limit
     result = DrainResult()
     kit = None
     try:
         while result.processed < limit:
-            ids = claim(session, now=now())
-            if not ids:
+            burst = after_intake and IntakeClock.busy()
+            unpacked = unpack(session, limit=UNPACK_IN_BURST if burst else 20, now=now())
+            result.unpacked += unpacked
+            ids = claim(session, limit=min(CLAIM_BATCH, limit - result.processed), now=now())
+            if not ids and not unpacked:
                 break
-            kit = kit or kit_factory()
+            if unpacked and after_intake:
+                IntakeClock.give_way()
+            kit = kit or kit_factory() if ids else kit
             for event_id in ids:
                 status = process(session, event_id, kit=kit, now=now())
                 result.processed += 1

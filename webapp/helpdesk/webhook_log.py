@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.models import Channel, WebhookDelivery, WebhookEvent
@@ -22,8 +22,14 @@ def recent_events(
     return list(session.scalars(query))
 
 
+def waiting(session: Session) -> int:
+    """Deliveries stored whose events the worker has not read out yet."""
+    query = select(func.count(WebhookDelivery.id)).where(WebhookDelivery.unpacked_at.is_(None))
+    return session.scalar(query) or 0
+
+
 def rejected(session: Session) -> list[WebhookDelivery]:
-    """Signed deliveries refused as malformed (400), newest first."""
+    """Signed deliveries refused as malformed (400), or whose events could not be read."""
     query = (
         select(WebhookDelivery)
         .where(WebhookDelivery.error.is_not(None))

@@ -76,6 +76,7 @@ def log() -> Response:
     return render(
         "webhooks/log.html", "event_rows", events=events, status=status, page_id=page_id,
         pages=webhook_log.pages(db.session), rejected=webhook_log.rejected(db.session),
+        waiting=webhook_log.waiting(db.session),
     )  # fmt: skip
 
 
