@@ -198,7 +198,7 @@ def check(env: dict[str, str], hooks: dict[str, float]) -> int:
         out = subprocess.run([str(BIN / "python"), "-c", "from wsgi import app\n" + code], env=env, cwd=ROOT,
                              check=True, capture_output=True, text=True).stdout.split()  # fmt: skip
         deliveries, events, waiting, messages, unique, done = (int(x or 0) for x in out)
-        if waiting == 0 or time.monotonic() - started > 300:
+        if waiting == 0 or time.monotonic() - started > 120 + (events or 0) / 40:
             break
         time.sleep(1)
     acknowledged = int(hooks["requests"] - hooks["non2xx"])

@@ -71,9 +71,11 @@ def retry_outbox(app: Flask) -> str:
 
 
 def retry_webhooks(app: Flask) -> str:
-    """Process webhook events left pending or failed (the worker's sweep, for any process)."""
+    """Unpack stored deliveries, process events left pending or failed (the worker's sweep)."""
     result = inbound.drain(db.session, kit_factory=lambda: facebook_kit(app))
-    return f"{_plural(result.processed, 'event', 'events')} processed, {result.failed} to retry."
+    unpacked = _plural(result.unpacked, "delivery", "deliveries")
+    processed = _plural(result.processed, "event", "events")
+    return f"{unpacked} unpacked, {processed} processed, {result.failed} to retry."
 
 
 def retry_mail(app: Flask) -> str:

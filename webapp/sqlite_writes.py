@@ -184,7 +184,8 @@ def execute_alone(connection: SQLConnection, statement: Executable, params: dict
     if connection.dialect.name != "sqlite":
         connection.execute(statement, params)
         return
-    connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    driver = connection.connection.driver_connection  # (SQLAlchemy's own path costs more)
+    driver.execute("PRAGMA busy_timeout=0")
     try:
         deadline, pause = time.monotonic() + TIMEOUT, 0.00005
         while True:
@@ -198,4 +199,4 @@ def execute_alone(connection: SQLConnection, statement: Executable, params: dict
             time.sleep(pause)
             pause = min(pause * 2, 0.0005)
     finally:
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(TIMEOUT * 1000)}")
+        driver.execute(f"PRAGMA busy_timeout={int(TIMEOUT * 1000)}")

@@ -51,7 +51,7 @@ def test_run_now_shows_progress_then_what_it_did(app: Flask, admin_web: WebClien
     done = admin_web.get("/jobs/retry-webhooks", htmx=True)
     assert "Running…" not in done.text
     assert "every 1s" not in done.text
-    assert "0 events processed, 0 to retry." in done.text
+    assert "0 deliveries unpacked, 0 events processed, 0 to retry." in done.text
     assert "run by hand" in done.text
     assert admin_web.get("/jobs/retry-webhooks").status_code == 302
     assert admin_web.get("/jobs/no-such-job", htmx=True).status_code == 404
@@ -77,7 +77,7 @@ def test_run_now_without_javascript_goes_back_to_the_page(app: Flask, admin_web:
 def test_retry_webhooks_processes_what_is_pending(app: Flask) -> None:
     deliver(app, "messenger/not_connected_page.json")
     outcome = jobs.run_job(app, "retry-webhooks", manual=True)
-    assert outcome.summary == "1 event processed, 0 to retry."
+    assert outcome.summary == "1 delivery unpacked, 1 event processed, 0 to retry."
 
 
 def test_retry_outbox_runs(app: Flask) -> None:
