@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import pytest
@@ -19,11 +20,29 @@ def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
-def test_during_a_burst_the_worker_rests_after_each_event(rests: list[float]) -> None:
+def test_during_a_burst_the_worker_waits_then_takes_a_turn_anyway(rests: list[float]) -> None:
     for _ in range(IntakeClock.BURST):
         IntakeClock.tick()
+    IntakeClock.give_way()  # (the fixture's sleep takes no time: the burst never ends)
+    assert rests == [IntakeClock.REST] * 20
+    assert sum(rests) == IntakeClock.LONGEST
+
+
+def test_the_worker_goes_on_when_the_burst_ends(
+    rests: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(IntakeClock.BURST):
+        IntakeClock.tick()
+    clock = [inbound.time.monotonic()]
+
+    def sleep(seconds: float) -> None:  # time passes, and no delivery comes
+        rests.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(inbound.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(inbound.time, "sleep", sleep)
     IntakeClock.give_way()
-    assert rests == [IntakeClock.REST]
+    assert len(rests) == math.ceil(IntakeClock.WINDOW / IntakeClock.REST)  # then it is over
 
 
 def test_a_trickle_of_deliveries_does_not_slow_it(rests: list[float]) -> None:

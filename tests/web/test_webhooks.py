@@ -526,6 +526,19 @@ def test_two_processes_never_take_the_same_event(
     assert sorted(later) == sorted(first + second)  # a dead worker's lease runs out
 
 
+def test_claimed_events_given_back_are_anyones_again(
+    app: Flask, app_factory: Callable[..., Flask]
+) -> None:
+    deliver(app, "messenger/batch.json")
+    unpack(app)
+    with app.app_context():
+        first, *rest = inbound.claim(db.session, limit=3)
+        inbound.release(db.session, rest)
+    with app_factory().app_context():
+        assert inbound.claim(db.session, limit=3) == rest  # at once, not after the lease
+    assert [e.tries for e in rows(app, WebhookEvent)] == [1, 1, 1]
+
+
 def test_two_processes_never_unpack_the_same_delivery(
     app: Flask, app_factory: Callable[..., Flask]
 ) -> None:

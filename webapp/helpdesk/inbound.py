@@ -1,9 +1,10 @@
 """Webhook deliveries: stored exactly as received, then processed apart from the request.
 
-Events are claimed in one UPDATE (with SKIP LOCKED on PostgreSQL), so two
-processes never take the same one; a lease lets another process pick up an
-event whose worker died. A failing event is retried with backoff, then
-marked failed with its error, and never silently dropped.
+The request costs one INSERT (shared with the deliveries that came in meanwhile);
+the worker then unpacks each delivery into its events. Events are claimed in one
+UPDATE (with SKIP LOCKED on PostgreSQL), so two processes never take the same one;
+a lease lets another process pick up an event whose worker died. A failing event
+is retried with backoff, then marked failed with its error, and never silently dropped.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ from webapp.sqlite_writes import execute_alone, writer_lock
 
 MAX_BODY_BYTES = 1_000_000  # Facebook batches up to 1000 updates; a megabyte is plenty
 MAX_TRIES = 8
-UNPACK_IN_BURST = 2  # deliveries per turn while a burst lasts (each turn holds the writer)
 LEASE = timedelta(minutes=2)
 DRAIN_LIMIT = 1000  # events per pass, so that a sweep job ends
 CLAIM_BATCH = 20  # events a process takes at a time
+UNPACK_BATCH = 20  # deliveries
+UNPACK_IN_BURST = 2  # deliveries a turn while a burst lasts (each turn holds the writer)
 
 
 @dataclass
@@ -130,7 +132,7 @@ _WAITING = (
 )
 
 
-def unpack(session: Session, *, limit: int = 20, now: datetime | None = None) -> int:
+def unpack(session: Session, *, limit: int = UNPACK_BATCH, now: datetime | None = None) -> int:
     """Store the events of up to ``limit`` deliveries (pending), oldest first; how many.
 
     A body whose events cannot be read keeps the reason, for the Webhook log. Locked
@@ -227,6 +229,18 @@ def _claim(
     return [event_id for event_id, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
 
 
+def release(session: Session, event_ids: list[int]) -> None:
+    """Give claimed events back, untried, for any process to take."""
+    if event_ids:
+        session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(event_ids), WebhookEvent.status == EventStatus.PROCESSING)
+            .values(status=EventStatus.PENDING, lease_until=None, tries=WebhookEvent.tries - 1)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
 def backoff(tries: int) -> timedelta:
     """5 s, 10 s, 20 s ... up to an hour between tries."""
     return timedelta(seconds=min(5 * 2 ** max(tries - 1, 0), 3600))
@@ -287,15 +301,21 @@ class IntakeClock:
 
     Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
     the app after an hour of failures); processing may lag while a burst lasts. During
-    one (100 deliveries a second or more), the worker processes an event a second and
-    leaves every other turn to intake: on SQLite each write takes its turn, so an event
-    processed is a turn intake waits for. No request waits behind a whole batch, and
-    the backlog still moves. A trickle, or the end of the burst: full speed.
+    one (100 deliveries a second or more), the worker waits for it to end: on SQLite a
+    write of the worker's, with its thread competing for the GIL, holds up the
+    deliveries of every process while it runs. If the burst goes on, the worker still
+    takes a turn every ``LONGEST`` seconds. A trickle, or the end of the burst: full speed.
+
+    The rate is taken over half a second, so that the worker's own stall of intake does not
+    look like the end of a burst; and the worker lets ``SETTLE`` pass after it is woken,
+    so that a burst shows itself before the first turn.
     """
 
-    BURST = 10  # deliveries within WINDOW seconds
-    WINDOW = 0.1
-    REST = 1.0  # seconds after each event while a burst lasts
+    BURST = 50  # deliveries within WINDOW seconds
+    WINDOW = 0.5
+    SETTLE = 0.3  # seconds from the wake to the first turn
+    REST = 0.5  # seconds between looks while a burst lasts
+    LONGEST = 10.0  # seconds of waiting, then one turn anyway
 
     _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
 
@@ -310,8 +330,10 @@ class IntakeClock:
 
     @classmethod
     def give_way(cls) -> None:
-        """After an event: rest, if a burst is on."""
-        if cls.busy():
+        """After a turn: wait while a burst lasts (``LONGEST`` at most)."""
+        for _ in range(round(cls.LONGEST / cls.REST)):
+            if not cls.busy():
+                return
             time.sleep(cls.REST)
 
 
@@ -331,23 +353,28 @@ def drain(
     limit = DRAIN_LIMIT if limit is None else limit
     result = DrainResult()
     kit = None
+    if after_intake:
+        time.sleep(IntakeClock.SETTLE)
     try:
         while result.processed < limit:
-            burst = after_intake and IntakeClock.busy()
-            unpacked = unpack(session, limit=UNPACK_IN_BURST if burst else 20, now=now())
+            burst = after_intake and IntakeClock.busy()  # then one event a turn
+            unpacked = unpack(session, limit=UNPACK_IN_BURST if burst else UNPACK_BATCH, now=now())
             result.unpacked += unpacked
-            ids = claim(session, limit=min(CLAIM_BATCH, limit - result.processed), now=now())
+            room = 1 if burst else min(CLAIM_BATCH, limit - result.processed)
+            ids = claim(session, limit=room, now=now())
             if not ids and not unpacked:
                 break
-            if unpacked and after_intake:
-                IntakeClock.give_way()
-            kit = kit or kit_factory() if ids else kit
-            for event_id in ids:
+            if ids and kit is None:
+                kit = kit_factory()
+            for n, event_id in enumerate(ids):
                 status = process(session, event_id, kit=kit, now=now())
                 result.processed += 1
                 result.failed += status in (EventStatus.PENDING, EventStatus.FAILED)
-                if after_intake:
-                    IntakeClock.give_way()
+                if after_intake and IntakeClock.busy():
+                    release(session, ids[n + 1 :])  # a burst began: no lease runs out waiting
+                    break
+            if after_intake:
+                IntakeClock.give_way()
     finally:
         if kit is not None:
             kit.close()
