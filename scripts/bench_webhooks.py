@@ -187,8 +187,8 @@ def main() -> int:
 def warm_up(url: str, bodies: Path, env: dict[str, str]) -> None:
     """A trickle of deliveries, processed: each worker's first turn (its Graph client,
     its statements compiled) is not what we measure."""
-    for line in bodies.read_text().splitlines():
-        signature, body = line.split("\t", 1)
+    for row in bodies.read_text().splitlines():
+        signature, body = row.split("\t", 1)
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
         httpx.post(url, content=body.encode(), headers=headers, timeout=10).raise_for_status()
         time.sleep(0.05)
