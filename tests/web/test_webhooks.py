@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -612,6 +614,25 @@ def test_agents_cannot_see_the_webhook_log(agent_web: WebClient) -> None:
     assert agent_web.get("/webhooks/log").status_code == 403
     assert agent_web.get("/webhooks/log/deliveries/1").status_code == 403
     assert agent_web.post("/webhooks/log/events/1/rerun").status_code == 403
+
+
+def test_a_delivery_waits_its_turn_while_another_process_writes(app: Flask) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's single writer")
+        path = db.engine.url.database
+    # Another process, mid-transaction: it holds SQLite's lock for 0.3 s more.
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, other.commit).start()
+    try:
+        assert deliver(app, "messenger/text.json").status_code == 200  # retried, not refused
+    finally:
+        other.close()
+    [delivery] = rows(app, WebhookDelivery)
+    assert delivery.body == body("messenger/text.json")
+    with app.app_context(), db.engine.connect() as connection:  # SQLite's own wait is back
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
 
 
 def test_concurrent_deliveries_are_each_stored_once(app: Flask, live_server: str) -> None:

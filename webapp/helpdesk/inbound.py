@@ -110,8 +110,14 @@ def _write(engine: Engine, batch: list[_Ticket], now: datetime) -> None:
     params = {}
     for n, ticket in enumerate(batch):
         error = str(ticket.error)[:500] if ticket.error else None
-        values = (ticket.raw, now, error, 0, now if error else None)  # a refused body: no events
-        params.update({f"{name}_{n}": value for name, value in zip(_COLUMNS, values, strict=True)})
+        row = {
+            "body": ticket.raw,
+            "received_at": now,
+            "error": error,
+            "event_count": 0,
+            "unpacked_at": now if error else None,  # a refused body has no events to unpack
+        }
+        params.update({f"{column}_{n}": value for column, value in row.items()})
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             execute_alone(connection, _insert_deliveries(len(batch)), params)
