@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -79,3 +81,14 @@ class WebClient:
         if response.status_code == 302:
             self.get("/inbox")  # a new session: pick up its new CSRF token
         return response
+
+
+def well_inside_a_minute(margin: float = 3.0) -> None:
+    """Start a page-then-poll check where the minute will not turn in between.
+
+    A poll's marker changes each minute by design (reply-window countdowns move on).
+    """
+    now = datetime.now(UTC)
+    left = 60 - now.second - now.microsecond / 1_000_000
+    if left < margin:
+        time.sleep(left + 0.05)

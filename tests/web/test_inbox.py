@@ -7,7 +7,7 @@ import re
 import pytest
 from flask import Flask
 
-from tests.helpers import Credentials, WebClient
+from tests.helpers import Credentials, WebClient, well_inside_a_minute
 from tests.web.test_webhooks import CORA, DAN, PAYLOADS, deliver, process, rows
 from webapp.models import Channel, Conversation, Message
 
@@ -100,6 +100,7 @@ def test_polling_answers_no_change_until_something_happens(
 ) -> None:
     deliver(app, "messenger/text.json")
     process(app)
+    well_inside_a_minute()
     page = admin_web.get("/inbox")
     poll = re.search(r'hx-get="([^"]*since=[^"]+)"', page.text).group(1).replace("&amp;", "&")
     assert admin_web.get(poll, htmx=True).status_code == 204
@@ -269,6 +270,7 @@ def test_inbox_pages_read_without_a_transaction_on_postgresql(
     def note(connection, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         seen.append(connection.connection.dbapi_connection.autocommit)
 
+    well_inside_a_minute()
     event.listen(engine, "before_cursor_execute", note)
     try:
         page = admin_web.get("/inbox")

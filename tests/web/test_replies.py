@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from tests.helpers import WebClient
+from tests.helpers import WebClient, well_inside_a_minute
 from tests.web.test_simulator import wait_for
 from tests.web.test_webhooks import CORA, deliver, process, rows
 from webapp.extensions import db
@@ -85,6 +85,7 @@ def test_a_reply_shows_in_a_card_another_agent_has_open(
     app: Flask, connected: Channel, admin_web: WebClient, agent_web: WebClient
 ) -> None:
     conversation_id = customer_writes(app, admin_web, connected)
+    well_inside_a_minute()
     card = agent_web.get(f"/inbox/{conversation_id}").text
     poll = re.search(r'id="thread"[^>]*?hx-get="([^"]+)"', card, re.S)
     assert poll
