@@ -196,6 +196,13 @@ def warm_up(url: str, bodies: Path, env: dict[str, str]) -> None:
         time.sleep(0.5)
 
 
+# Events not yet processed, and deliveries not yet unpacked into events.
+WAITING = (
+    "c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing'])))"
+    " + c(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.unpacked_at.is_(None)))"
+)
+
+
 def pending(env: dict[str, str]) -> int:
     code = (
         "from sqlalchemy import func, select\n"
@@ -203,8 +210,7 @@ def pending(env: dict[str, str]) -> int:
         "from webapp.models import WebhookDelivery, WebhookEvent\n"
         "with app.app_context():\n"
         "    c = lambda q: db.session.scalar(q)\n"
-        "    print(c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing'])))"
-        " + c(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.unpacked_at.is_(None))))\n"
+        f"    print({WAITING})\n"
     )
     return int(subprocess.run([str(BIN / "python"), "-c", "from wsgi import app\n" + code], env=env, cwd=ROOT,
                               check=True, capture_output=True, text=True).stdout)  # fmt: skip
@@ -219,8 +225,7 @@ def check(env: dict[str, str], hooks: dict[str, float]) -> int:
         "with app.app_context():\n"
         "    c = lambda q: db.session.scalar(q)\n"
         "    print(c(select(func.count(WebhookDelivery.id))), c(select(func.sum(WebhookDelivery.event_count))),"
-        " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status.in_(['pending','processing'])))"
-        " + c(select(func.count(WebhookDelivery.id)).where(WebhookDelivery.unpacked_at.is_(None))),"
+        f" {WAITING},"
         " c(select(func.count(Message.id))), c(select(func.count(func.distinct(Message.facebook_id)))),"
         " c(select(func.count(WebhookEvent.id)).where(WebhookEvent.status == 'done')))\n"
     )

@@ -181,7 +181,7 @@ class WebhookDelivery(db.Model):
             "id",
             sqlite_where=text("unpacked_at IS NULL"),
             postgresql_where=text("unpacked_at IS NULL"),
-        ),  # fmt: skip
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
