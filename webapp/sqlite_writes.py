@@ -10,8 +10,8 @@ millisecond of the lock coming free, across threads and processes alike.
 Python's sqlite3 begins a transaction only at the first INSERT, UPDATE, DELETE or REPLACE,
 so that is where the lock is taken. Code that reads and then writes, and must not be
 overtaken in between, holds ``writer_lock(session)`` around both (the webhook worker does).
-A statement run alone in autocommit (:func:`execute_alone`, the webhook's intake) takes
-no lock file: see there. PostgreSQL needs none of this: its writers lock rows, not the
+A statement run alone in autocommit (:func:`retry_while_busy`, the webhook's intake)
+takes no lock file: see there. PostgreSQL needs none of this: its writers lock rows, not the
 database.
 """
 
@@ -22,16 +22,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from sqlalchemy import Connection as SQLConnection
-from sqlalchemy import Executable
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+T = TypeVar("T")
 TIMEOUT = 10.0  # seconds, as the busy timeout: then "database is locked", as SQLite says
 
 
@@ -115,7 +113,7 @@ class Connection(sqlite3.Connection):
 
     def before(self, statement: str) -> None:
         if self._writer is None or self._holding or self.isolation_level is None:
-            return  # (autocommit: a statement is its own transaction, see execute_alone)
+            return  # (autocommit: a statement is its own transaction, see retry_while_busy)
         if statement.lstrip()[:7].upper().startswith(WRITES):
             self._writer.acquire()
             self._holding = True
@@ -171,32 +169,22 @@ def writer_lock(session: Session) -> Iterator[None]:
         lock.release()
 
 
-def execute_alone(connection: SQLConnection, statement: Executable, params: dict) -> None:
-    """Run one write as its own transaction, on a connection in AUTOCOMMIT.
+def retry_while_busy(run: Callable[[], T]) -> T:
+    """Run one statement on a connection in autocommit, whose busy timeout is 0.
 
-    On SQLite it takes no lock file. A transaction in Python holds the database across
-    several calls into SQLite, and between them its thread waits for the GIL, behind
-    every other thread of the process: under load, milliseconds, in which the other
-    process cannot write. A statement alone holds SQLite's lock only inside that one call,
-    in which the GIL is free. Waits for a busy database are retried every 50-500 µs rather
-    than after the 1, 2, 5 … ms steps of SQLite's busy handler.
+    Such a statement takes no lock file. A transaction in Python holds the database
+    across several calls into SQLite, and between them its thread waits for the GIL,
+    behind every other thread of the process: under load, milliseconds, in which the
+    other process cannot write. A statement alone holds SQLite's lock only inside that
+    one call, in which the GIL is free. A busy database is tried again every 50-500 µs
+    rather than after the 1, 2, 5 … ms steps of SQLite's busy handler.
     """
-    if connection.dialect.name != "sqlite":
-        connection.execute(statement, params)
-        return
-    driver = connection.connection.driver_connection  # (SQLAlchemy's own path costs more)
-    driver.execute("PRAGMA busy_timeout=0")
-    try:
-        deadline, pause = time.monotonic() + TIMEOUT, 0.00005
-        while True:
-            try:
-                connection.execute(statement, params)
-                return
-            except OperationalError as error:
-                busy = getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.0005)
-    finally:
-        driver.execute(f"PRAGMA busy_timeout={int(TIMEOUT * 1000)}")
+    deadline, pause = time.monotonic() + TIMEOUT, 0.00005
+    while True:
+        try:
+            return run()
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.0005)

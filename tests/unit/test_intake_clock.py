@@ -7,15 +7,15 @@ from collections import deque
 
 import pytest
 
-from webapp.helpdesk import inbound
-from webapp.helpdesk.inbound import IntakeClock
+from webapp.helpdesk import intake
+from webapp.helpdesk.intake import IntakeClock
 
 
 @pytest.fixture
 def rests(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """What the worker would sleep; and a clock with no deliveries yet."""
     slept: list[float] = []
-    monkeypatch.setattr(inbound.time, "sleep", slept.append)
+    monkeypatch.setattr(intake.time, "sleep", slept.append)
     monkeypatch.setattr(IntakeClock, "_recent", deque(maxlen=IntakeClock.BURST))
     return slept
 
@@ -33,14 +33,14 @@ def test_the_worker_goes_on_when_the_burst_ends(
 ) -> None:
     for _ in range(IntakeClock.BURST):
         IntakeClock.tick()
-    clock = [inbound.time.monotonic()]
+    clock = [intake.time.monotonic()]
 
     def sleep(seconds: float) -> None:  # time passes, and no delivery comes
         rests.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr(inbound.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(inbound.time, "sleep", sleep)
+    monkeypatch.setattr(intake.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(intake.time, "sleep", sleep)
     IntakeClock.give_way()
     assert len(rests) == math.ceil(IntakeClock.WINDOW / IntakeClock.REST)  # then it is over
 
@@ -57,7 +57,7 @@ def test_after_the_burst_it_runs_at_full_speed(
 ) -> None:
     for _ in range(IntakeClock.BURST):
         IntakeClock.tick()
-    later = inbound.time.monotonic() + IntakeClock.WINDOW
-    monkeypatch.setattr(inbound.time, "monotonic", lambda: later)
+    later = intake.time.monotonic() + IntakeClock.WINDOW
+    monkeypatch.setattr(intake.time, "monotonic", lambda: later)
     IntakeClock.give_way()
     assert rests == []

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from tests.helpers import WebClient
 from webapp.extensions import db
 from webapp.facebook.webhooks import sign
-from webapp.helpdesk import inbound
+from webapp.helpdesk import inbound, intake
 from webapp.integrations import facebook_kit
 from webapp.models import (
     Channel,
@@ -134,6 +134,18 @@ def test_a_good_delivery_is_stored_exactly_as_received(app: Flask, admin_web: We
     assert {e.status for e in events} == {EventStatus.PENDING}
 
 
+def test_a_delivery_is_stored_as_the_orm_would_store_it(app: Flask) -> None:
+    """The intake writes through the driver: its times still compare and read back as
+    every other row's do (on SQLite, the same text; an offset would break ``==``)."""
+    at = datetime(2026, 12, 2, 9, 30, 15, 250000, tzinfo=UTC)
+    with app.app_context():
+        intake.store_delivery(db.engine, body("messenger/text.json"), now=at)
+        found = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.received_at == at))
+        [delivery] = found.all()
+        assert (delivery.received_at, delivery.unpacked_at, delivery.event_count) == (at, None, 0)
+        assert delivery.body == body("messenger/text.json")
+
+
 def test_a_page_webhook_whose_events_cannot_be_read_keeps_why(
     app: Flask, connected: Channel, admin_web: WebClient
 ) -> None:
@@ -172,7 +184,7 @@ def test_a_signed_malformed_body_gets_400_and_is_recorded(
 
 
 def test_an_oversize_body_is_refused(app: Flask) -> None:
-    raw = b'{"object": "page", "entry": [], "padding": "' + b"x" * inbound.MAX_BODY_BYTES + b'"}'
+    raw = b'{"object": "page", "entry": [], "padding": "' + b"x" * intake.MAX_BODY_BYTES + b'"}'
     assert deliver(app, raw).status_code == 413
     assert rows(app, WebhookDelivery) == []
 
@@ -188,6 +200,26 @@ def test_when_the_database_cannot_take_it_facebook_retries_and_nothing_half_writ
         db.session.execute(text("ALTER TABLE deliveries_away RENAME TO webhook_deliveries"))
         db.session.commit()
     assert rows(app, WebhookDelivery) == []
+
+
+def test_when_the_database_ends_the_intake_connection_the_next_delivery_opens_another(
+    app: Flask,
+) -> None:
+    """Each process stores deliveries on a connection of its own, idle between bursts: a
+    server or firewall that closes it costs no delivery and no retry from Facebook."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("a server that ends connections")
+    assert deliver(app, "messenger/text.json").status_code == 200
+    with app.app_context():
+        ended = db.session.scalar(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                 " WHERE application_name = :name"), {"name": intake.APPLICATION_NAME},
+        )  # fmt: skip
+        db.session.commit()
+    assert ended == 1
+    assert deliver(app, "messenger/postback.json").status_code == 200
+    assert len(rows(app, WebhookDelivery)) == 2
 
 
 # --- What each event becomes ----------------------------------------------------------
@@ -631,7 +663,7 @@ def test_a_delivery_waits_its_turn_while_another_process_writes(app: Flask) -> N
         other.close()
     [delivery] = rows(app, WebhookDelivery)
     assert delivery.body == body("messenger/text.json")
-    with app.app_context(), db.engine.connect() as connection:  # SQLite's own wait is back
+    with app.app_context(), db.engine.connect() as connection:  # the pool keeps SQLite's wait
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
 
 

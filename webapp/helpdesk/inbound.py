@@ -1,7 +1,7 @@
-"""Webhook deliveries: stored exactly as received, then processed apart from the request.
+"""Webhook deliveries, once stored (:mod:`webapp.helpdesk.intake`): processed apart from
+the request.
 
-The request costs one INSERT (shared with the deliveries that came in meanwhile);
-the worker then unpacks each delivery into its events. Events are claimed in one
+The worker unpacks each delivery into its events. Events are claimed in one
 UPDATE (with SKIP LOCKED on PostgreSQL), so two processes never take the same one;
 a lease lets another process pick up an event whose worker died. A failing event
 is retried with backoff, then marked failed with its error, and never silently dropped.
@@ -9,36 +9,29 @@ is retried with backoff, then marked failed with its error, and never silently d
 
 from __future__ import annotations
 
-import functools
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
-    Engine,
     Select,
-    TextClause,
     and_,
-    bindparam,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
-from webapp.facebook.webhooks import MalformedWebhookError, WebhookItem, envelope, split
+from webapp.facebook.webhooks import WebhookItem, split
 from webapp.helpdesk import ingest
 from webapp.helpdesk.errors import NotFoundError
+from webapp.helpdesk.intake import IntakeClock
 from webapp.helpdesk.kit import FacebookKit
 from webapp.models import EventStatus, WebhookDelivery, WebhookEvent, utcnow
-from webapp.sqlite_writes import execute_alone, writer_lock
+from webapp.sqlite_writes import writer_lock
 
-MAX_BODY_BYTES = 1_000_000  # Facebook batches up to 1000 updates; a megabyte is plenty
 MAX_TRIES = 8
 LEASE = timedelta(minutes=2)
 DRAIN_LIMIT = 1000  # events per pass, so that a sweep job ends
@@ -46,87 +39,7 @@ CLAIM_BATCH = 20  # events a process takes at a time
 UNPACK_BATCH = 20  # deliveries
 UNPACK_IN_BURST = 2  # deliveries a turn while a burst lasts (each turn holds the writer)
 
-
-@dataclass
-class _Ticket:
-    raw: bytes
-    error: Exception | None = None  # malformed, or the database failed
-    done: bool = False
-
-
-# Group commit: each process has one writer at a time, and it writes every delivery
-# queued by then in one INSERT: one statement, one transaction, one fsync for many
-# deliveries. A request answers only after its own commit.
-_WRITE = threading.Lock()
-_QUEUE_LOCK = threading.Lock()
-_queue: list[_Ticket] = []
-MAX_BATCH = 32  # deliveries per INSERT (a process rarely has more threads)
-
-
-def store_delivery(session: Session, raw: bytes, *, now: datetime | None = None) -> None:
-    """Keep a signed body, committed before this returns; its events are unpacked later.
-
-    A malformed body is recorded and :class:`MalformedWebhookError` raised; a
-    database failure raises for every delivery of the batch, and none is kept.
-    """
-    ticket = _Ticket(raw)
-    try:
-        envelope(raw)  # before the queue: the writer's turn is for writing
-    except MalformedWebhookError as error:
-        ticket.error = error
-    IntakeClock.tick()
-    with _QUEUE_LOCK:
-        _queue.append(ticket)
-    with _WRITE:
-        while not ticket.done:
-            with _QUEUE_LOCK:
-                batch = _queue[:MAX_BATCH]
-                del _queue[:MAX_BATCH]
-            _write(session.get_bind(), batch, now or utcnow())
-    if ticket.error is not None:
-        raise ticket.error
-
-
-_DELIVERIES = WebhookDelivery.__table__
 _EVENTS = WebhookEvent.__table__
-_COLUMNS = ("body", "received_at", "error", "event_count", "unpacked_at")
-
-
-@functools.cache
-def _insert_deliveries(count: int) -> TextClause:
-    """One INSERT of ``count`` deliveries, built once per count.
-
-    (SQLAlchemy compiles a many-row ``insert().values()`` again on every call.)
-    """
-    rows = ", ".join("(" + ", ".join(f":{c}_{n}" for c in _COLUMNS) + ")" for n in range(count))
-    sql = f"INSERT INTO {_DELIVERIES.name} ({', '.join(_COLUMNS)}) VALUES {rows}"  # noqa: S608 (no input)
-    types = {c: _DELIVERIES.c[c].type for c in _COLUMNS}
-    return text(sql).bindparams(
-        *(bindparam(f"{c}_{n}", type_=types[c]) for n in range(count) for c in _COLUMNS)
-    )
-
-
-def _write(engine: Engine, batch: list[_Ticket], now: datetime) -> None:
-    params = {}
-    for n, ticket in enumerate(batch):
-        error = str(ticket.error)[:500] if ticket.error else None
-        row = {
-            "body": ticket.raw,
-            "received_at": now,
-            "error": error,
-            "event_count": 0,
-            "unpacked_at": now if error else None,  # a refused body has no events to unpack
-        }
-        params.update({f"{column}_{n}": value for column, value in row.items()})
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            execute_alone(connection, _insert_deliveries(len(batch)), params)
-    except Exception as error:  # noqa: BLE001 (raised in each request of the batch)
-        for ticket in batch:
-            ticket.error = error
-    finally:
-        for ticket in batch:
-            ticket.done = True
 
 
 # --- Unpacking: a delivery's events, read out of its body by the worker ---------------
@@ -300,47 +213,6 @@ class DrainResult:
     unpacked: int = 0  # deliveries
     processed: int = 0  # events
     failed: int = 0
-
-
-class IntakeClock:
-    """How fast this process is storing deliveries: the worker lets a burst go first.
-
-    Answering Facebook fast is what keeps it delivering (it retries, then unsubscribes
-    the app after an hour of failures); processing may lag while a burst lasts. During
-    one (100 deliveries a second or more), the worker waits for it to end: on SQLite a
-    write of the worker's, with its thread competing for the GIL, holds up the
-    deliveries of every process while it runs. If the burst goes on, the worker still
-    takes a turn every ``LONGEST`` seconds. A trickle, or the end of the burst: full speed.
-
-    The rate is taken over half a second, so that the worker's own stall of intake does not
-    look like the end of a burst; and the worker lets ``SETTLE`` pass after it is woken,
-    so that a burst shows itself before the first turn.
-    """
-
-    BURST = 50  # deliveries within WINDOW seconds
-    WINDOW = 0.5
-    SETTLE = 0.3  # seconds from the wake to the first turn
-    REST = 0.5  # seconds between looks while a burst lasts
-    LONGEST = 10.0  # seconds of waiting, then one turn anyway
-
-    _recent: deque[float] = deque(maxlen=BURST)  # when the latest deliveries came
-
-    @classmethod
-    def tick(cls) -> None:
-        cls._recent.append(time.monotonic())
-
-    @classmethod
-    def busy(cls) -> bool:
-        recent = cls._recent
-        return len(recent) == cls.BURST and time.monotonic() - recent[0] < cls.WINDOW
-
-    @classmethod
-    def give_way(cls) -> None:
-        """After a turn: wait while a burst lasts (``LONGEST`` at most)."""
-        for _ in range(round(cls.LONGEST / cls.REST)):
-            if not cls.busy():
-                return
-            time.sleep(cls.REST)
 
 
 def drain(

@@ -6,12 +6,11 @@ import json
 import secrets
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from webapp.extensions import csrf, db
 from webapp.facebook.webhooks import MalformedWebhookError, signature_valid
-from webapp.helpdesk import inbound, webhook_log
+from webapp.helpdesk import inbound, intake, webhook_log
 from webapp.web import public, render, require_admin
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -46,20 +45,19 @@ def verify() -> Response:
 @public
 def receive() -> Response:
     """Keep a signed delivery exactly as received, then answer 200; processing comes after."""
-    if (request.content_length or 0) > inbound.MAX_BODY_BYTES:
+    if (request.content_length or 0) > intake.MAX_BODY_BYTES:
         return plain("Payload too large", 413)
     raw = request.get_data(cache=False)
-    if len(raw) > inbound.MAX_BODY_BYTES:
+    if len(raw) > intake.MAX_BODY_BYTES:
         return plain("Payload too large", 413)
     header = request.headers.get("X-Hub-Signature-256")
     if not signature_valid(raw, header, current_app.config["FACEBOOK_APP_SECRET"]):
         return plain("Bad signature", 403)
     try:
-        inbound.store_delivery(db.session, raw)
+        intake.store_delivery(db.engine, raw)
     except MalformedWebhookError as error:
         return plain(str(error), 400)
-    except SQLAlchemyError:
-        db.session.rollback()  # nothing half-written stays; Facebook retries a non-200
+    except intake.NotStoredError:  # nothing half-written stays; Facebook retries a non-200
         current_app.logger.exception("A webhook delivery could not be stored")
         return plain("Try again later", 503)
     if worker := current_app.extensions.get("webhook_worker"):
