@@ -37,7 +37,7 @@ CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
 WARMUP = 40  # deliveries, one at a time, before the measured runs
 # Each worker takes at most half the connections: left to the kernel, one of them
 # sometimes gets 14 of the 16, and a run measures one process instead of two.
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "4",
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "6",
             "--worker-connections", str(int(CONNECTIONS) // 2)]  # fmt: skip
 
 LUA = """
@@ -166,7 +166,7 @@ def main() -> int:
         )
         warm_up(f"{base}/webhooks/facebook", scratch / "warmup.tsv", env)
         print(
-            f"Webhook intake: gunicorn 2 workers x 4 threads, SQLite, {CONNECTIONS} connections,"
+            f"Webhook intake: gunicorn 2 workers x 6 threads, SQLite, {CONNECTIONS} connections,"
             f" {ROUNDS} rounds of {DURATION} each"
         )
         rounds = []
