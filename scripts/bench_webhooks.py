@@ -166,7 +166,7 @@ def main() -> int:
         )
         warm_up(f"{base}/webhooks/facebook", scratch / "warmup.tsv", env)
         print(
-            f"Webhook intake: gunicorn 2 workers x 6 threads, SQLite, {CONNECTIONS} connections,"
+            f"Webhook intake: gunicorn {' '.join(GUNICORN)}; SQLite; {CONNECTIONS} connections;"
             f" {ROUNDS} rounds of {DURATION} each"
         )
         rounds = []
@@ -186,10 +186,7 @@ def main() -> int:
                     f"    note: {hooks['requests']} requests > {BODIES} unique bodies; raise BENCH_BODIES"
                 )
             if n + 1 < ROUNDS:
-                started = time.monotonic()
-                while pending(env) and time.monotonic() - started < 600:
-                    time.sleep(1)
-                print(f"    backlog processed in {time.monotonic() - started:.0f} s")
+                print(f"    backlog processed in {processed(env):.0f} s")
         ratios = [hooks["rps"] / bare["rps"] for bare, hooks in rounds]
         print(
             f"  median of {ROUNDS} rounds: ratio b/a {statistics.median(ratios):.2f};"
@@ -212,8 +209,15 @@ def warm_up(url: str, bodies: Path, env: dict[str, str]) -> None:
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
         httpx.post(url, content=body.encode(), headers=headers, timeout=10).raise_for_status()
         time.sleep(0.05)
-    while pending(env):
+    processed(env)
+
+
+def processed(env: dict[str, str], *, longest: float = 600) -> float:
+    """Wait until nothing is pending (``longest`` seconds at most); how long it took."""
+    started = time.monotonic()
+    while pending(env) and time.monotonic() - started < longest:
         time.sleep(0.5)
+    return time.monotonic() - started
 
 
 # Events not yet processed, and deliveries not yet unpacked into events.
