@@ -27,6 +27,7 @@ from webapp.models import (
     ChannelStatus,
     Conversation,
     Direction,
+    MailLog,
     Message,
     MessageKind,
     OutboundStatus,
@@ -34,7 +35,6 @@ from webapp.models import (
     Route,
     utcnow,
 )
-from webapp.models_ops import MailLog
 
 Knob = Callable[[SandboxWorld], None]
 

@@ -18,8 +18,7 @@ from tests.helpers import WebClient
 from tests.web.test_webhooks import deliver, rows
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import utcnow
-from webapp.models_ops import JobLock, JobRun
+from webapp.models import JobLock, JobRun, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,7 @@ from webapp import jobs
 from webapp.extensions import db
 from webapp.helpdesk import mail
 from webapp.mailer import mailer_for
-from webapp.models import utcnow
-from webapp.models_ops import MailLog, MailStatus
+from webapp.models import MailLog, MailStatus, utcnow
 
 
 def queue(app: Flask, subject: str = "Hello", html: str = "<p>Hi</p>") -> None:

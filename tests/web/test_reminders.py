@@ -17,8 +17,7 @@ from tests.mailbox import Mailbox, mailbox_fixture, use_mailbox  # noqa: F401
 from tests.web.test_webhooks import rows
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import Channel, Role, User, utcnow
-from webapp.models_ops import JobRun, Notice
+from webapp.models import Channel, JobRun, Notice, Role, User, utcnow
 
 DAY = 86400
 

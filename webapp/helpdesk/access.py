@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from webapp.facebook.errors import GraphError, PermissionMissingError, TokenInvalidError
 from webapp.facebook.graph import SUBSCRIBED_FIELDS, GraphClient, TokenInfo
-from webapp.helpdesk import notices
 from webapp.helpdesk.kit import FacebookKit
+from webapp.helpdesk.lost_access import LOST, mark_lost
 from webapp.helpdesk.vault import VaultError
 from webapp.models import Channel, ChannelStatus
 
 log = logging.getLogger(__name__)
 
-LOST = (ChannelStatus.EXPIRED, ChannelStatus.ACCESS_LOST)
 NO_ROLE = 492
 
 
@@ -112,25 +111,6 @@ def _record(session: Session, channel: Channel, finding: Finding, now: datetime)
         lines = [f"{name}: OK, key lapses {lapses:%-d %b %Y}." if lapses else f"{name}: OK."]
     session.commit()
     return " ".join(lines + finding.notes)
-
-
-def mark_lost(
-    session: Session, *, channel: Channel, status: ChannelStatus, reason: str, now: datetime
-) -> int:
-    """The page can't be used: mark it, hold its replies, owe the admins one email.
-
-    Also called by the outbox when Facebook refuses a send's token (code 190).
-    Returns how many replies were held; does not commit.
-    """
-    from webapp.helpdesk import outbox  # the outbox calls back into this module
-
-    if channel.status not in LOST:
-        log.warning("Facebook page %s lost access: %s", channel.page_id, reason)
-    channel.status, channel.status_reason = status, reason
-    channel.last_checked_at = channel.last_checked_at or now
-    held = outbox.hold_replies(session, channel_id=channel.id)
-    notices.record(session, channel=channel, kind=notices.LOST)
-    return held
 
 
 def inspect(graph: GraphClient, subject: Subject, *, now: datetime) -> Finding:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from webapp.helpdesk.once import insert_once
-from webapp.models_ops import JobLock, JobRun
+from webapp.models import JobLock, JobRun
 
 KEEP_RUNS = timedelta(days=3)
 

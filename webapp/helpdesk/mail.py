@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from webapp.models_ops import MailLog, MailStatus
+from webapp.models import MailLog, MailStatus
 
 log = logging.getLogger(__name__)
 

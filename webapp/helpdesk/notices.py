@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.helpdesk import mail
 from webapp.helpdesk.once import insert_once
-from webapp.models import Channel, ChannelStatus, Role, User
-from webapp.models_ops import Notice
+from webapp.models import Channel, ChannelStatus, Notice, Role, User
 
 LOST = "lost"
 LOST_STATUSES = (ChannelStatus.EXPIRED, ChannelStatus.ACCESS_LOST)

@@ -21,9 +21,8 @@ from webapp.facebook.errors import (
     GraphError,
     OutcomeUnknownError,
     TokenInvalidError,
-    TokenProblem,
 )
-from webapp.helpdesk import channels, deliveries
+from webapp.helpdesk import channels, deliveries, lost_access
 from webapp.helpdesk.errors import NotFoundError
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.threads import system_line
@@ -200,15 +199,8 @@ def _refused(
 def _lose_access(
     session: Session, channel: Channel, error: TokenInvalidError, now: datetime
 ) -> None:
-    from webapp.helpdesk import access  # the key checks; they hold this page's replies too
-
-    status = (
-        ChannelStatus.EXPIRED
-        if error.problem is TokenProblem.EXPIRED
-        else ChannelStatus.ACCESS_LOST
-    )
     channel = session.get(Channel, channel.id) or channel
-    access.mark_lost(session, channel=channel, status=status, reason=error.explanation, now=now)
+    lost_access.mark_token_refused(session, channel=channel, error=error, now=now)
     session.commit()
 
 
@@ -223,16 +215,6 @@ def retry(session: Session, *, message_id: int, now: datetime | None = None) -> 
         deliveries.touch(session, message.conversation_id)
         session.commit()
     return message
-
-
-def hold_replies(session: Session, *, channel_id: int) -> int:
-    """The page lost its key: its queued replies wait (held). Does not commit."""
-    return session.execute(
-        update(Message)
-        .where(Message.channel_id == channel_id, Message.status == OutboundStatus.QUEUED)
-        .values(status=OutboundStatus.HELD, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
 
 
 def release_held(session: Session, *, channel_id: int, now: datetime) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from webapp.facebook.errors import GraphError, TokenInvalidError
-from webapp.helpdesk import chats
+from webapp.helpdesk import chats, lost_access
 from webapp.helpdesk.errors import DomainError, NotFoundError
 from webapp.helpdesk.kit import FacebookKit
 from webapp.helpdesk.replies import get_conversation
@@ -132,9 +132,7 @@ def moderate(
         else:
             kit.graph.set_comment_hidden(comment.facebook_id, token, hidden=action == "hide")
     except TokenInvalidError as error:
-        from webapp.helpdesk import access
-
-        access.mark_lost(
+        lost_access.mark_lost(
             session, channel=channel, status=ChannelStatus.ACCESS_LOST,
             reason=error.explanation, now=now,
         )  # fmt: skip

@@ -11,8 +11,7 @@ from werkzeug.wrappers import Response
 from webapp import jobs
 from webapp.extensions import db
 from webapp.helpdesk import job_runs, mail
-from webapp.models import utcnow
-from webapp.models_ops import JobRun, MailStatus
+from webapp.models import JobRun, MailStatus, utcnow
 from webapp.web import render, render_change, require_admin
 
 bp = Blueprint("jobs", __name__)

@@ -1,4 +1,4 @@
-"""Tables for running Pagedesk itself: scheduled job runs, notices to admins, the mail log."""
+"""Running Pagedesk itself: scheduled job runs, notices to admins, the mail log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models import _enum, utcnow
+from webapp.models.base import enum_type, utcnow
 
 
 class JobRun(db.Model):
@@ -77,7 +77,7 @@ class MailLog(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus), default=MailStatus.QUEUED)
+    status: Mapped[MailStatus] = mapped_column(enum_type(MailStatus), default=MailStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(String(1000))
     tries: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
