@@ -137,7 +137,9 @@ def register_blueprints(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     """The sign-in gate and the security headers every response carries."""
     from webapp.helpdesk import accounts
-    from webapp.web import login_page_response
+    from webapp.web import login_page_response, safe_link
+
+    app.jinja_env.filters["safe_link"] = safe_link
 
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"

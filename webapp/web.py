@@ -6,7 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Response, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
 
@@ -100,3 +109,19 @@ def render_change(
     if request.htmx:
         return make_response(fragment(template, *blocks, oob=oob, **context), status)
     return redirect(redirect_to)
+
+
+def safe_link(url: str | None) -> str | None:
+    """A link a customer sent, fit for ``href``: ``https:``, or this server's own, or none.
+
+    Anything else (``javascript:``, ``data:``, plain ``http:`` elsewhere) is dropped, so a
+    crafted attachment URL can't run script or lead an agent off to an unencrypted page.
+    """
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() == "https" and parts.netloc:
+        return url
+    own = urlsplit(current_app.config["BASE_URL"])
+    same_server = (parts.scheme.lower(), parts.netloc.lower()) == (own.scheme, own.netloc.lower())
+    return url if same_server and parts.netloc else None
