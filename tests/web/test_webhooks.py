@@ -369,12 +369,31 @@ def test_an_edit_before_its_message_waits_and_is_retried(app: Flask, connected: 
     [event] = rows(app, WebhookEvent)
     assert event.status is EventStatus.PENDING
     assert event.error == "Waiting: the edited message has not arrived yet"
+    assert utcnow() < event.next_attempt_at <= utcnow() + inbound.WAIT_STEP  # no long backoff
     deliver(app, "messenger/text.json")
-    process(app)  # the message now; the edit is not due yet
-    assert message(app, "m_text_1").previous_texts == []
-    process(app, later=30)
+    process(app)  # the message lands, and the edit waiting for it runs in the same pass
     assert message(app, "m_text_1").text == "Hello, is my order #42 on its way?"
+    assert message(app, "m_text_1").previous_texts != []
     assert {e.status for e in rows(app, WebhookEvent)} == {EventStatus.DONE}
+
+
+@pytest.mark.parametrize("name", ["messenger/edit.json", "messenger/reaction.json"])
+def test_an_event_about_a_message_never_received_settles_after_two_minutes(
+    app: Flask, connected: Channel, name: str
+) -> None:
+    deliver(app, name)
+    process(app)
+    process(app, later=60)
+    [event] = rows(app, WebhookEvent)
+    assert (event.status, event.tries) == (EventStatus.PENDING, 2)
+    process(app, later=121)
+    [event] = rows(app, WebhookEvent)
+    assert event.status is EventStatus.IGNORED
+    assert event.outcome == (
+        "Ignored: about a message Pagedesk never received (sent before the page was connected?)"
+    )
+    assert event.error is None
+    assert rows(app, Message) == []
 
 
 def test_a_failing_event_is_retried_with_backoff_then_marked_failed(

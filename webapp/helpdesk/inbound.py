@@ -29,11 +29,19 @@ from webapp.helpdesk import ingest
 from webapp.helpdesk.errors import NotFoundError
 from webapp.helpdesk.intake import IntakeClock
 from webapp.helpdesk.kit import FacebookKit
+from webapp.helpdesk.threads import NotYetError
 from webapp.models import EventStatus, WebhookDelivery, WebhookEvent, utcnow
 from webapp.sqlite_writes import writer_lock
 
 MAX_TRIES = 8
 LEASE = timedelta(minutes=2)
+# Facebook may deliver a reaction or an edit before the message it is about: such an
+# event waits this long for it, tried every WAIT_STEP (and at once when a message or
+# comment of its page lands), then settles as ignored: what it is about came before
+# the page was connected, or was never sent to Pagedesk.
+WAIT_LIMIT = timedelta(minutes=2)
+WAIT_STEP = timedelta(seconds=5)
+WAKES_WAITING = frozenset({"message", "echo", "postback", "comment"})
 DRAIN_LIMIT = 1000  # events per pass, so that a sweep job ends
 CLAIM_BATCH = 20  # events a process takes at a time
 UNPACK_BATCH = 20  # deliveries
@@ -189,8 +197,25 @@ def process(
         event.status = EventStatus.IGNORED if result.ignored else EventStatus.DONE
         event.outcome, event.error = result.outcome[:500], None
         event.processed_at, event.lease_until = now, None
+        if event.kind in WAKES_WAITING and not result.ignored:
+            _wake_waiting(session, event.page_id, now)
         session.commit()
         return event.status
+
+
+def _wake_waiting(session: Session, page_id: str, now: datetime) -> None:
+    # What a waiting event of this page is about may just have landed: try it now.
+    session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.status == EventStatus.PENDING,
+            WebhookEvent.next_attempt_at > now,
+            WebhookEvent.page_id == page_id,
+            WebhookEvent.error.like("Waiting:%"),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _failed(session: Session, event_id: int, error: Exception, now: datetime) -> EventStatus:
@@ -198,7 +223,9 @@ def _failed(session: Session, event_id: int, error: Exception, now: datetime) ->
     assert event is not None  # noqa: S101 (it was just processing)
     event.error = ingest.describe(error)
     event.lease_until = None
-    if event.tries >= MAX_TRIES:
+    if isinstance(error, NotYetError):
+        _wait(event, now)
+    elif event.tries >= MAX_TRIES:
         event.status, event.outcome = EventStatus.FAILED, "Gave up after several tries"
     else:
         event.status = EventStatus.PENDING
@@ -206,6 +233,18 @@ def _failed(session: Session, event_id: int, error: Exception, now: datetime) ->
         event.outcome = f"Will try again ({event.tries} tries so far)"
     session.commit()
     return event.status
+
+
+def _wait(event: WebhookEvent, now: datetime) -> None:
+    if now - event.delivery.received_at < WAIT_LIMIT:
+        event.status, event.next_attempt_at = EventStatus.PENDING, now + WAIT_STEP
+        event.outcome = f"Waiting for what it is about ({event.tries} tries so far)"
+        return
+    event.status, event.processed_at, event.error = EventStatus.IGNORED, now, None
+    about = "a comment" if event.kind == "comment" else "a message"
+    event.outcome = (
+        f"Ignored: about {about} Pagedesk never received (sent before the page was connected?)"
+    )
 
 
 @dataclass
