@@ -49,6 +49,15 @@ class WebhookWorker:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        with self.app.app_context():
+            try:  # a server killed mid-pass left claims: take them back rather than wait
+                if reclaimed := inbound.reclaim_orphans(db.session):
+                    log.info("Took back %d webhook events a stopped process had claimed", reclaimed)
+            except Exception:  # their leases still run out; nothing is lost
+                log.exception("Could not take back a stopped process's webhook events")
+            finally:
+                db.session.remove()
+        self._wake.set()  # and process them now, not at the first sweep
         while not self._stopping:
             self._wake.wait(self.sweep_seconds)
             self._wake.clear()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from werkzeug.test import TestResponse
 
 from tests.helpers import WebClient
@@ -706,3 +708,45 @@ def test_concurrent_deliveries_are_each_stored_once(app: Flask, live_server: str
     assert unpack(app) == 20  # (at most 20 a turn)
     assert unpack(app) == 20
     assert len(rows(app, WebhookEvent)) == 40
+
+
+def _claim_as(app: Flask, owner: str) -> None:
+    """Unpack and claim every event, then say they were claimed by ``owner``."""
+    unpack(app)
+    with app.app_context():
+        assert inbound.claim(db.session)
+        db.session.execute(update(WebhookEvent).values(lease_owner=owner))
+        db.session.commit()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_processs_claims_are_taken_back_at_once(app: Flask, connected: Channel) -> None:
+    deliver(app, "messenger/text.json")
+    _claim_as(app, f"{socket.gethostname()}:{_dead_pid()}")
+    process(app)
+    assert rows(app, Message) == []  # its lease still runs: nothing to take
+    with app.app_context():
+        assert inbound.reclaim_orphans(db.session) == 1
+    process(app)
+    assert message(app, "m_text_1").text == "Hello, is my order on its way? Grüße"
+    [event] = rows(app, WebhookEvent)
+    assert (event.status, event.lease_owner) == (EventStatus.DONE, None)
+
+
+@pytest.mark.parametrize("owner", ["elsewhere.example:12345", f"{socket.gethostname()}:1", "x"])
+def test_claims_of_a_live_or_distant_process_wait_for_their_lease(
+    app: Flask, connected: Channel, owner: str
+) -> None:
+    deliver(app, "messenger/text.json")
+    _claim_as(app, owner)
+    with app.app_context():
+        assert inbound.reclaim_orphans(db.session) == 0
+    process(app)
+    assert rows(app, Message) == []
+    process(app, later=inbound.LEASE.total_seconds() + 1)
+    assert len(rows(app, Message)) == 1

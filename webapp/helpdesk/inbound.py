@@ -9,6 +9,8 @@ is retried with backoff, then marked failed with its error, and never silently d
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,7 +149,10 @@ def _claim(
         update(WebhookEvent)
         .where(WebhookEvent.id.in_(ids), ready)
         .values(
-            status=EventStatus.PROCESSING, lease_until=now + LEASE, tries=WebhookEvent.tries + 1
+            status=EventStatus.PROCESSING,
+            lease_until=now + LEASE,
+            lease_owner=lease_owner(),
+            tries=WebhookEvent.tries + 1,
         )
         .returning(WebhookEvent.id, WebhookEvent.occurred_at)
         .execution_options(synchronize_session=False)
@@ -156,13 +161,64 @@ def _claim(
     return [event_id for event_id, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
 
 
+def lease_owner() -> str:
+    """This process, as its claims name it (read per call: gunicorn forks after import)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another host's process, or this one: only its lease can tell
+    try:
+        os.kill(int(pid), 0)  # signal 0: is there such a process? Nothing is sent.
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's): leave its claims alone
+    return False
+
+
+def reclaim_orphans(session: Session, *, now: datetime | None = None) -> int:
+    """Claims of a process on this host that is gone (killed, crashed) are due again now.
+
+    Without this they would wait out their lease; another host's claims still do.
+    """
+    now = now or utcnow()
+    owners = session.scalars(
+        select(WebhookEvent.lease_owner)
+        .where(WebhookEvent.status == EventStatus.PROCESSING, WebhookEvent.lease_owner.is_not(None))
+        .distinct()
+    ).all()
+    dead = [owner for owner in owners if owner and _gone(owner)]
+    if not dead:
+        session.commit()
+        return 0
+    with writer_lock(session):
+        count = session.execute(
+            update(WebhookEvent)
+            .where(
+                WebhookEvent.status == EventStatus.PROCESSING, WebhookEvent.lease_owner.in_(dead)
+            )
+            .values(lease_until=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    return count
+
+
 def release(session: Session, event_ids: list[int]) -> None:
     """Give claimed events back, untried, for any process to take."""
     if event_ids:
         session.execute(
             update(WebhookEvent)
             .where(WebhookEvent.id.in_(event_ids), WebhookEvent.status == EventStatus.PROCESSING)
-            .values(status=EventStatus.PENDING, lease_until=None, tries=WebhookEvent.tries - 1)
+            .values(
+                status=EventStatus.PENDING,
+                lease_until=None,
+                lease_owner=None,
+                tries=WebhookEvent.tries - 1,
+            )
             .execution_options(synchronize_session=False)
         )
     session.commit()
@@ -196,7 +252,7 @@ def process(
             return _failed(session, event_id, error, now)
         event.status = EventStatus.IGNORED if result.ignored else EventStatus.DONE
         event.outcome, event.error = result.outcome[:500], None
-        event.processed_at, event.lease_until = now, None
+        event.processed_at, event.lease_until, event.lease_owner = now, None, None
         if event.kind in WAKES_WAITING and not result.ignored:
             _wake_waiting(session, event.page_id, now)
         session.commit()
@@ -222,7 +278,7 @@ def _failed(session: Session, event_id: int, error: Exception, now: datetime) ->
     event = session.get(WebhookEvent, event_id)
     assert event is not None  # noqa: S101 (it was just processing)
     event.error = ingest.describe(error)
-    event.lease_until = None
+    event.lease_until = event.lease_owner = None
     if isinstance(error, NotYetError):
         _wait(event, now)
     elif event.tries >= MAX_TRIES:

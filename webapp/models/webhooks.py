@@ -82,6 +82,8 @@ class WebhookEvent(db.Model):
     tries: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
+    # Which process holds the lease (host:pid): a restarted server takes back a dead one's.
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
     processed_at: Mapped[datetime | None]
 
     delivery: Mapped[WebhookDelivery] = relationship(back_populates="events")
