@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     func,
     literal_column,
+    or_,
     select,
     union_all,
 )
@@ -213,12 +214,16 @@ def _page_ids(session: Session, where: list, filters: Filters, now: datetime) ->
         return list(session.scalars(ordered.limit(wanted).offset(offset)))
     # Open windows first, closing soonest on top; then the closed ones, latest first; then
     # comments, which have no window. Three index-ordered ranges, not a sort on a CASE.
+    # A comment's time says nothing of a window, however recent: comments go last.
     cutoff = now - policy.WINDOW
     lcm = Conversation.last_customer_message_at
+    chats = ids.where(Conversation.source == Source.MESSENGER)
     ranges = [
-        ids.where(lcm > cutoff).order_by(lcm, Conversation.id),
-        ids.where(lcm <= cutoff).order_by(lcm.desc(), Conversation.id),
-        ids.where(lcm.is_(None)).order_by(Conversation.id.desc()),
+        chats.where(lcm > cutoff).order_by(lcm, Conversation.id),
+        chats.where(lcm <= cutoff).order_by(lcm.desc(), Conversation.id),
+        ids.where(or_(lcm.is_(None), Conversation.source != Source.MESSENGER)).order_by(
+            Conversation.id.desc()
+        ),
     ]
     page: list[int] = []
     skip = offset  # of this range's rows, how many earlier pages showed
