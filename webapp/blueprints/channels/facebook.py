@@ -12,10 +12,10 @@ from wtforms.fields.choices import SelectChoice
 from webapp.blueprints.channels.forms import MessagingRulesForm, RoutingForm
 from webapp.blueprints.channels.routes import bp, warn_days
 from webapp.extensions import db
-from webapp.helpdesk import channels, chats, connect
+from webapp.helpdesk import access, channels, chats, connect
 from webapp.helpdesk.errors import DomainError
 from webapp.integrations import opened_kit, vault_for
-from webapp.models import Channel
+from webapp.models import Channel, ChannelStatus, utcnow
 from webapp.web import render, render_change
 
 STATE_KEY = "facebook_login_state"
@@ -233,6 +233,24 @@ def disconnect(channel_id: int) -> Response:
     if note:
         flash(note, "info")
     view = channels.describe(channel, warn_days=warn_days())
+    return render_change(
+        "channels/index.html", "page_row", redirect_to=url_for("channels.index"), view=view
+    )
+
+
+@bp.post("/<int:channel_id>/check")
+def check(channel_id: int) -> Response:
+    """Check now: ask Facebook about this page's key, role and subscription at once."""
+    channel = connect.get_channel(db.session, channel_id)
+    if channel.status is ChannelStatus.DISCONNECTED:
+        flash(f"“{channel.name}” is disconnected: connect it again to check it.", "info")
+    else:
+        with opened_kit() as facebook:
+            line = access.check_channel(
+                db.session, kit=facebook, channel_id=channel_id, now=utcnow()
+            )
+        flash(line, "success" if ": OK" in line else "info")
+    view = channels.describe(connect.get_channel(db.session, channel_id), warn_days=warn_days())
     return render_change(
         "channels/index.html", "page_row", redirect_to=url_for("channels.index"), view=view
     )
